@@ -1,0 +1,42 @@
+"""The dashboard's frame: six pages, one shared sidebar, the view mirrored in the URL.
+
+Run it with `streamlit run app.py`. Each page lives in pages/ and reads `ui.sidebar.current()`.
+"""
+
+from pathlib import Path
+
+import streamlit as st
+
+from ui import sidebar
+
+# Presentation mode: our own constant CSS (never user text) enlarges the page's fonts for a projector.
+PRESENT_CSS = """<style>
+[data-testid="stMainBlockContainer"] { font-size: 1.3rem; max-width: 100%; }
+[data-testid="stMainBlockContainer"] h1 { font-size: 3rem; }
+[data-testid="stMarkdownContainer"] p { font-size: 1.3rem; }
+</style>"""
+
+ROOT = Path(__file__).parent
+PAGES = [  # file, title, icon, url path
+    ("overview.py", "Overview", ":material/visibility:", ""),
+    ("scores.py", "Scores", ":material/grid_on:", "scores"),
+    ("heads.py", "Heads", ":material/view_module:", "heads"),
+    ("pull.py", "Context pull", ":material/scatter_plot:", "pull"),
+    ("steps.py", "Step by step", ":material/calculate:", "steps"),
+    ("compare.py", "Compare", ":material/compare:", "compare"),
+]
+
+st.set_page_config(page_title="Attention, visible", page_icon=":material/visibility:", layout="wide")
+page = st.navigation(
+    [
+        st.Page(f"pages/{file}", title=title, icon=icon, url_path=path, default=path == "")
+        for file, title, icon, path in PAGES
+        if (ROOT / "pages" / file).exists()  # a page still being written is left out, not a crash
+    ]
+)
+settings = sidebar.sidebar()
+st.set_page_config(initial_sidebar_state="collapsed" if settings.present else "expanded")
+if settings.present:
+    st.html(PRESENT_CSS)
+page.run()
+sidebar.finish()

@@ -1,0 +1,140 @@
+"""What every page shares: title and one-line explanation, the formula, notices, charts and downloads.
+
+A page reads like a recipe:
+    settings = ui.sidebar.current()
+    page.header("Scores", "How well each word's question matches every other word's label.")
+    run = page.load(settings)            # cached backend call; a bad sentence stops here with a warning
+    page.chart(figure, "scores-weights")
+    page.csv_download(matrix, "weights", rows=labels, cols=labels)
+"""
+
+import io
+import re
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from attention.figures.common import export_config, token_labels
+from ui import cache, params, sidebar
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$:~&=\"'^])")
+
+
+def md_escape(text):  # str -> str: shows as typed inside st.markdown / st.info (no links, images, LaTeX, HTML)
+    """Backslash-escape every character Streamlit's markdown would read as markup."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def header(title, line):
+    """The page title and one sentence a first-year student understands."""
+    st.title(title)
+    st.markdown(line)
+
+
+def formula(latex, caption=None, label="The formula behind this page"):
+    """An expander with the formula the figures show (st.latex), and an optional plain-words caption."""
+    with st.expander(label):
+        st.latex(latex)
+        if caption:
+            st.caption(caption)
+
+
+def notices(run=None, settings=None):
+    """What the user must know: the link's fallbacks and the backend's notices (truncation, unknown words)."""
+    for text in sidebar.url_notices():
+        st.warning(md_escape(text) if "`" not in text else _notice_md(text), icon="🔗")
+    for text in getattr(run, "notices", None) or []:
+        st.info(md_escape(text), icon="ℹ️")
+
+
+def _notice_md(text):  # our own notices quote the parameter name in `backticks`; escape everything else
+    parts = text.split("`")
+    return "".join(f"`{p}`" if i % 2 else md_escape(p) for i, p in enumerate(parts))
+
+
+def load(settings, weights=None):  # -> Run, or stops the page with a clear message
+    """The cached backend call; bad input (empty text, ...) shows a warning and stops the page, never a traceback."""
+    try:
+        return cache.get_run(settings, weights)
+    except ValueError as err:
+        st.warning(md_escape(err), icon="✋")
+        st.stop()
+
+
+def chart(fig, name, **kwargs):
+    """A plotly figure at full width, with a PNG export named `name` at scale 2."""
+    st.plotly_chart(fig, width="stretch", config=export_config(name), **kwargs)
+
+
+def labels(run):  # -> list[str] n_seq, unique and escaped
+    return token_labels(run.tokens)
+
+
+def table(array, rows=None, cols=None):  # [n_rows, n_cols] or [n] -> DataFrame
+    a = np.asarray(array)
+    if a.ndim == 1:
+        a = a[:, None]
+    return pd.DataFrame(a, index=rows, columns=cols)
+
+
+def csv_download(data, name, rows=None, cols=None, label=None):
+    """A button that downloads the numbers behind a figure as CSV (a DataFrame, or an array with labels)."""
+    df = data if isinstance(data, pd.DataFrame) else table(data, rows, cols)
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "attention"
+    st.download_button(
+        label or f"CSV: {name}",
+        df.to_csv().encode("utf-8"),
+        file_name=f"{slug}.csv",
+        mime="text/csv",
+        key=f"csv-{slug}",
+        icon=":material/download:",
+    )
+
+
+def state_downloads(run, name="attention-run"):
+    """The whole run as .npz and .json, through the backend's exporter (when it is installed)."""
+    try:
+        from attention import export
+    except ImportError:
+        return
+    c1, c2 = st.columns(2)
+    for col, ext, fn, mime in [
+        (c1, "npz", "to_npz_bytes", "application/octet-stream"),
+        (c2, "json", "to_json_bytes", "application/json"),
+    ]:
+        if hasattr(export, fn):
+            col.download_button(
+                f"Whole run as .{ext}",
+                lambda fn=fn: getattr(export, fn)(run),
+                file_name=f"{name}.{ext}",
+                mime=mime,
+                key=f"state-{name}-{ext}",
+                icon=":material/download:",
+            )
+
+
+def url_choice(label, options, key, default=None, widget=None, **kwargs):  # -> the chosen option
+    """A page control whose value lives in the link under `key`: read (and validated) from the link the first
+    time, then written back by ui.sidebar.finish. `widget` is st.selectbox (default), st.radio,
+    st.segmented_control, st.select_slider, ...; extra kwargs go to it."""
+    options = list(options)
+    default = options[0] if default is None or default not in options else default
+    raw = sidebar.seed_once(key)
+    if raw is not None:
+        value, notice = params.parse_choice_param(key, raw, options, default)
+        if notice:
+            sidebar.add_notice(notice)
+        st.session_state[key] = value
+    if st.session_state.get(key, default) not in options:
+        st.session_state[key] = default
+    value = (widget or st.selectbox)(label, options, key=key, **kwargs)
+    value = default if value is None else value  # segmented controls / pills may be deselected
+    sidebar.claim(key, value, default)
+    return value
+
+
+def npz_bytes(**arrays):  # -> bytes: a small .npz of named arrays (for page-specific downloads)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()

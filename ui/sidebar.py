@@ -1,0 +1,196 @@
+"""The shared sidebar and the URL it mirrors.
+
+How to use it: app.py calls `sidebar()` once per rerun, before the page runs, and `finish()` after it.
+Pages call `current()` for the Settings (or read st.session_state["settings"]); they never draw sidebar
+widgets of their own. A page's own URL parameter (a query token, a stage) goes through
+`ui.page.url_choice`, which validates it and registers it here so `finish()` keeps it in the link.
+
+The URL is read once per browser session (its first run): ui.params validates every value, bad ones fall
+back to their defaults with a notice. After that the widgets own the state and `finish()` writes the
+non-default settings back into the query string on every run, so a copied link reproduces the view.
+"""
+
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from attention.examples import EXAMPLES
+from ui import cache, params
+from ui.settings import Settings
+
+STATE = "settings"  # st.session_state[STATE]: the current Settings
+NOTICES = "url_notices"  # list[str]: what the link got wrong, shown by ui.page.notices
+_FIRST = "_url_first"  # (raw query dict, Settings parsed from it) of this session's first run
+_CLAIMED = "_url_claimed"  # {key: str} page-specific parameters registered during this run
+_SEEDED = "_url_seeded"  # keys already read from the link in this session
+_SHARE = "_share_slot"
+CUSTOM = "(your own sentence)"
+KEY = "sb_{}".format  # widget keys, prefixed so pages' keys never collide with the sidebar's
+
+
+def current():  # -> Settings
+    """The Settings the sidebar produced in this run (defaults if the sidebar has not run)."""
+    return st.session_state.get(STATE) or Settings()
+
+
+def url_notices():  # -> list[str]
+    """Notices about the link that are still relevant (until the user changes a setting)."""
+    first = st.session_state.get(_FIRST)
+    if first is None or current() != first[1]:
+        return []
+    return list(st.session_state.get(NOTICES, []))
+
+
+def _seed():  # first run of a session: the link's values become the widgets' starting values
+    if _FIRST in st.session_state:
+        return
+    raw = {k: st.query_params.get_all(k) for k in st.query_params}
+    settings, notices = params.parse(raw)
+    for name in params.KEYS:
+        st.session_state[KEY(name)] = getattr(settings, name)
+    st.session_state[KEY("example")] = _example_for(settings.text)
+    st.session_state[_FIRST] = (raw, settings)
+    st.session_state[NOTICES] = notices
+    st.session_state[_SEEDED] = set()
+
+
+def _example_for(text):  # str -> the preset's name, or CUSTOM
+    return next((name for name, sentence in EXAMPLES.items() if sentence == text), CUSTOM)
+
+
+def _use_example():  # on_change of the preset picker: its sentence replaces the text
+    name = st.session_state[KEY("example")]
+    if name in EXAMPLES:
+        st.session_state[KEY("text")] = EXAMPLES[name]
+
+
+def _typed_text():  # on_change of the text area: the picker follows what was typed
+    st.session_state[KEY("example")] = _example_for(st.session_state[KEY("text")])
+
+
+def _keep(name, choices=None):  # keep a widget's value across reruns where it is hidden; fix stale choices
+    k = KEY(name)
+    value = st.session_state.get(k, getattr(params.DEFAULTS, name))
+    if choices is not None and value not in choices:
+        value = choices[0] if getattr(params.DEFAULTS, name) not in choices else getattr(params.DEFAULTS, name)
+    st.session_state[k] = value
+
+
+def _dims(settings):  # -> (n_layer, n_head) of the run these settings give, without failing
+    try:
+        run = cache.get_run(settings)
+        return run.n_layer, run.n_head
+    except ValueError:
+        return (settings.steps if settings.model == "lecture" else 1), settings.n_head
+
+
+def _value(name):
+    return st.session_state.get(KEY(name), getattr(params.DEFAULTS, name))
+
+
+def sidebar():  # -> Settings
+    """Draw the shared controls once per run and return the Settings they describe."""
+    _seed()
+    st.session_state[_CLAIMED] = {}
+    models, presets, heads = params.model_choices(), params.preset_choices(), params.n_head_choices()
+    for name, choices in [("model", models), ("preset", presets), ("n_head", heads), ("similarity", None)]:
+        _keep(name, choices)
+    for name in ("alpha", "steps", "hide_special", "layer", "head"):
+        _keep(name)
+    with st.sidebar:
+        st.selectbox("Example sentence", [CUSTOM, *EXAMPLES], key=KEY("example"), on_change=_use_example)
+        st.text_area("Sentence", key=KEY("text"), max_chars=params.MAX_TEXT, on_change=_typed_text, height=90)
+        st.selectbox("Model", models, key=KEY("model"))
+        lecture = _value("model") == "lecture"
+        if lecture:
+            st.caption("Lecture model: 8 hand-made dimensions you can read.")
+            c1, c2 = st.columns(2)
+            c1.selectbox("n_head", heads, key=KEY("n_head"), help="heads; each gets d_model / n_head features")
+            c2.selectbox("Weights", presets, key=KEY("preset"), help="how W_q, W_k, W_v are chosen")
+            st.slider("α (pull strength)", *params.ALPHA, step=0.05, key=KEY("alpha"))
+            st.slider("Steps (layers)", *params.STEPS, key=KEY("steps"))
+        else:
+            st.toggle("Hide [CLS]/[SEP]", key=KEY("hide_special"), help="drop special tokens, renormalise rows")
+        st.slider("Temperature", *params.TEMPERATURE, step=0.1, key=KEY("temperature"), help="softmax(scores / T)")
+        st.radio("Similarity", params.SIMILARITIES, key=KEY("similarity"), horizontal=True)
+        st.toggle("Causal mask (decoder)", key=KEY("causal"), help="each token sees only itself and earlier tokens")
+        partial = _settings(layer=0, head=0)
+        n_layer, n_head = _dims(partial)
+        _clamp("layer", n_layer)
+        _clamp("head", n_head)
+        c1, c2 = st.columns(2)
+        c1.selectbox("Layer", list(range(n_layer)), key=KEY("layer"), disabled=n_layer == 1)
+        c2.selectbox("Head", list(range(n_head)), key=KEY("head"), disabled=n_head == 1)
+        st.toggle("Presentation mode", key=KEY("present"), help="bigger fonts and figures; controls collapsed")
+        st.session_state[_SHARE] = st.container()
+    settings = _settings(layer=_value("layer"), head=_value("head"))
+    st.session_state[STATE] = settings
+    return settings
+
+
+def _clamp(name, n):  # a layer/head beyond this model's n_layer/n_head moves to the last one, with a notice
+    k = KEY(name)
+    if st.session_state.get(k, 0) >= n:
+        st.session_state[k] = n - 1
+    elif st.session_state.get(k, 0) < 0:
+        st.session_state[k] = 0
+
+
+def _settings(**overrides):  # the widgets' values -> Settings
+    values = {name: _value(name) for name in params.KEYS}
+    values.update(overrides)
+    values["text"] = str(values["text"])
+    values["temperature"] = round(float(values["temperature"]), 4)
+    values["alpha"] = round(float(values["alpha"]), 4)
+    return Settings(**values)
+
+
+def claim(key, value, default):  # a page registers its own URL parameter for this run
+    """Keep `key` in the link (only when it differs from its default)."""
+    if value != default:
+        st.session_state.setdefault(_CLAIMED, {})[key] = params.encode(value)
+
+
+def seed_once(key):  # -> the link's raw value for a page's own key, the first time the page asks; else None
+    seeded = st.session_state.setdefault(_SEEDED, set())
+    if key in seeded:
+        return None
+    seeded.add(key)
+    raw = st.session_state.get(_FIRST, ({}, None))[0]
+    return raw.get(key)
+
+
+def add_notice(text):  # a page's own URL parameter fell back to its default
+    st.session_state.setdefault(NOTICES, []).append(text)
+
+
+def query(settings=None):  # -> {key: str}: the query string of the current view
+    q = params.to_query(settings or current())
+    q.update(st.session_state.get(_CLAIMED, {}))
+    return q
+
+
+def share_link(settings=None):  # -> str: the link to this exact view
+    base = st.context.url or ""
+    q = urlencode(query(settings))
+    return f"{base}?{q}" if q else (base or "?")
+
+
+def finish():
+    """After the page ran: write the view into the URL, report unknown link keys, show the share link."""
+    q = query()
+    if {k: st.query_params.get_all(k) for k in st.query_params} != {k: [v] for k, v in q.items()}:
+        st.query_params.from_dict(q)
+    first = st.session_state.get(_FIRST)
+    if first and not st.session_state.get("_url_unknown_done"):
+        st.session_state["_url_unknown_done"] = True
+        known = set(params.KEYS) | st.session_state.get(_SEEDED, set())
+        notice = params.unknown_notice(set(first[0]) - known)
+        if notice:
+            add_notice(notice)
+            st.toast(notice)
+    slot = st.session_state.get(_SHARE)
+    if slot is not None:
+        with slot.expander("Share this view"):
+            st.caption("This link reopens exactly what you see now:")
+            st.code(share_link(), language=None, wrap_lines=True)
