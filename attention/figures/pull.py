@@ -1,0 +1,191 @@
+"""The context-pull view: tokens before and after attention in one PCA, with arrows between.
+
+Points come in already projected (attention.pull fits the PCA): `paths` is [n_points, n_seq, k] with
+k = 2 or 3; paths[0] is before attention, paths[-1] after, anything between is an intermediate step or
+layer. Reference vocabulary words sit in the background so the clusters (fruit, tech, ...) show.
+"""
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from .common import escape, theme, token_labels
+
+TOKEN = "#4c78a8"
+SELECTED = "#e45756"
+SECOND = "#f58518"  # the second sentence on the compare page
+FAINT = "#b0b0b0"
+
+
+def axis_titles(evr):  # [k] explained variance ratio -> ["PC1 (41% of variance)", ...]
+    """Axis names that say how much of the spread each principal component shows."""
+    return [f"PC{i + 1} ({100 * float(r):.0f}% of variance)" for i, r in enumerate(evr)]
+
+
+def context_text(context):  # [(word, weight), ...] -> "banana 0.31 · ate 0.22"
+    """The selected token's top context words and their weights, as one escaped line."""
+    return " · ".join(f"{escape(w)} {float(v):.2f}" for w, v in context)
+
+
+def _xyz(points):  # [n, k] -> dict(x=..., y=..., [z=...])
+    return {axis: points[:, i] for i, axis in enumerate("xyz"[: points.shape[1]])}
+
+
+def _scatter(points, **kwargs):  # [n, k] -> go.Scatter or go.Scatter3d
+    trace = go.Scatter3d if points.shape[1] == 3 else go.Scatter
+    return trace(**_xyz(points), **kwargs)
+
+
+def reference_trace(points, words, groups=None):  # [n_ref, k], n_ref words -> faint labelled background
+    """Reference vocabulary (faint), hover says which cluster each word stands for."""
+    groups = list(words) if groups is None else groups
+    hover = [f"{escape(w)} ({escape(g)})" if g != w else escape(w) for w, g in zip(words, groups, strict=True)]
+    return _scatter(
+        np.asarray(points, dtype=np.float32),
+        mode="markers+text",
+        name="reference words",
+        text=[escape(w) for w in words],
+        hovertext=hover,
+        hoverinfo="text",
+        textposition="top center",
+        textfont=dict(color=FAINT),
+        marker=dict(color=FAINT, size=5, opacity=0.6),
+    )
+
+
+def path_traces(labels, paths, colour, name, highlight=None):  # n_seq labels, [n_points, n_seq, k] -> traces
+    """For one sentence: each token's path (a line), hollow 'before' points and filled, labelled 'after' points."""
+    n_points, n_seq, k = paths.shape
+    widths = np.where(np.arange(n_seq) == highlight, 4, 1.5)
+    lines = []
+    for i in range(n_seq):
+        is_hi = i == highlight
+        lines.append(
+            _scatter(
+                paths[:, i],
+                mode="lines",
+                line=dict(color=SELECTED if is_hi else colour, width=float(widths[i])),
+                opacity=1.0 if is_hi else 0.5,
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+    size = 10 if k == 2 else 5
+    before = _scatter(
+        paths[0],
+        mode="markers+text",
+        name=f"{name}: before",
+        text=labels,
+        textposition="bottom center",
+        textfont=dict(color=FAINT),
+        hovertemplate="%{text} before<extra></extra>",
+        marker=dict(size=size, color="white", line=dict(color=colour, width=2), symbol="circle"),
+    )
+    after = _scatter(
+        paths[-1],
+        mode="markers+text",
+        name=f"{name}: after",
+        text=labels,
+        textposition="top center",
+        textfont=dict(color=colour),
+        hovertemplate="%{text} after<extra></extra>",
+        marker=dict(size=size, color=[SELECTED if i == highlight else colour for i in range(n_seq)]),
+    )
+    return [*lines, before, after]
+
+
+def arrow_annotations(paths, colour, highlight=None, note=None):  # [n_points, n_seq, 2] -> list of dict
+    """Arrowheads on each token's last segment; the highlighted token's arrow carries `note`."""
+    out = []
+    for i in range(paths.shape[1]):
+        (x0, y0), (x1, y1) = paths[-2, i], paths[-1, i]
+        is_hi = i == highlight
+        out.append(
+            dict(
+                x=float(x1), y=float(y1), ax=float(x0), ay=float(y0),
+                xref="x", yref="y", axref="x", ayref="y",
+                showarrow=True, arrowhead=2, arrowsize=1.2,
+                arrowwidth=3 if is_hi else 1.5,
+                arrowcolor=SELECTED if is_hi else colour,
+                text="", opacity=1.0 if is_hi else 0.6,
+            )
+        )  # fmt: skip
+        if is_hi and note:
+            out.append(
+                dict(
+                    x=float(x1), y=float(y1), xref="x", yref="y", text=note, showarrow=False,
+                    yshift=28, bgcolor="rgba(255,255,255,0.85)", bordercolor=SELECTED, font=dict(color=SELECTED),
+                )
+            )  # fmt: skip
+    return out
+
+
+def scene_note(point, note):  # [3] -> scene annotation dict (3-D views cannot draw 2-D arrows)
+    x, y, z = (float(v) for v in point)
+    return dict(x=x, y=y, z=z, text=note, showarrow=True, arrowcolor=SELECTED, font=dict(color=SELECTED))
+
+
+def pull_figure(
+    tokens, paths, evr, reference=None, reference_words=None, reference_groups=None,
+    selected=None, context=None, present=False, title=None,
+):  # fmt: skip
+    """Every token before (hollow) and after (filled) attention, arrows between; the selected one annotated."""
+    paths = np.asarray(paths, dtype=np.float32)
+    if paths.ndim != 3 or paths.shape[0] < 2 or paths.shape[1] != len(tokens) or paths.shape[2] not in (2, 3):
+        raise ValueError(f"paths must be [n_points >= 2, n_seq = {len(tokens)}, 2 or 3] (got {paths.shape})")
+    labels = token_labels(tokens)
+    note = None
+    if selected is not None and context:
+        note = f"<b>{labels[selected]}</b> ← " + context_text(context)
+    fig = go.Figure()
+    if reference is not None and len(reference):
+        fig.add_trace(reference_trace(reference, reference_words, reference_groups))
+    for trace in path_traces(labels, paths, TOKEN, "tokens", highlight=selected):
+        fig.add_trace(trace)
+    _finish(fig, paths, evr, [(paths, TOKEN, selected, note)], title, present)
+    return fig
+
+
+def compare_pull_figure(
+    tokens_a, paths_a, tokens_b, paths_b, evr, word_a=None, word_b=None, notes=(None, None),
+    reference=None, reference_words=None, reference_groups=None, present=False, title=None,
+):  # fmt: skip
+    """Two sentences' pulls in ONE projection, so the same word's two arrows are comparable."""
+    paths_a, paths_b = np.asarray(paths_a, dtype=np.float32), np.asarray(paths_b, dtype=np.float32)
+    fig = go.Figure()
+    if reference is not None and len(reference):
+        fig.add_trace(reference_trace(reference, reference_words, reference_groups))
+    for trace in path_traces([f"{t} ·A" for t in token_labels(tokens_a)], paths_a, TOKEN, "A", word_a):
+        fig.add_trace(trace)
+    for trace in path_traces([f"{t} ·B" for t in token_labels(tokens_b)], paths_b, SECOND, "B", word_b):
+        fig.add_trace(trace)
+    arrows = [(paths_a, TOKEN, word_a, notes[0]), (paths_b, SECOND, word_b, notes[1])]
+    _finish(fig, paths_a, evr, arrows, title, present)
+    return fig
+
+
+def _finish(fig, paths, evr, arrows, title, present):  # add arrows / notes and axis titles in place
+    titles = axis_titles(evr)
+    if paths.shape[2] == 2:
+        fig.update_layout(annotations=[a for p, c, hi, note in arrows for a in arrow_annotations(p, c, hi, note)])
+        fig.update_xaxes(title=titles[0], zeroline=False)
+        fig.update_yaxes(title=titles[1], zeroline=False, scaleanchor="x", scaleratio=1)
+    else:
+        notes = [scene_note(p[-1, hi], note) for p, c, hi, note in arrows if hi is not None and note]
+        fig.update_layout(
+            scene=dict(xaxis_title=titles[0], yaxis_title=titles[1], zaxis_title=titles[2], annotations=notes)
+        )
+    fig.update_layout(title=title, legend=dict(orientation="h", y=-0.12), hovermode="closest")
+    theme(fig, present, height=620 if paths.shape[2] == 3 else 560)
+
+
+def pull_table(tokens, paths, step_name="step"):  # n_seq, [n_points, n_seq, k] -> DataFrame
+    """The projected coordinates behind a pull figure: one row per token and point on its path."""
+    n_points, n_seq, k = np.shape(paths)
+    rows = []
+    for s in range(n_points):
+        for i, label in enumerate(tokens):
+            row = {"token": label, "position": i, step_name: s}
+            row.update({f"PC{j + 1}": float(paths[s][i][j]) for j in range(k)})
+            rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,166 @@
+"""The step-by-step page's figures: labelled matrices with their shapes, and the √d_head saturation chart.
+
+Each stage is a `Panel` (a matrix with row and column labels); `stage_grid` draws several panels side by
+side in ONE figure (plain heatmaps, no WebGL), so the page stays light however many stages it shows.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .common import SCORES_SCALE, WEIGHTS_SCALE, escape, theme
+
+CELL_TEXT_MAX = 16  # write the numbers into the cells when both sides are at most this long
+KINDS = ("signed", "weights", "mask")
+
+
+@dataclass
+class Panel:
+    """One stage of the computation, e.g. Q = X·W_q with shape [n_seq, d_head]."""
+
+    name: str  # "Q = X·W_q"
+    matrix: np.ndarray  # [n_rows, n_cols]; -inf allowed (masked scores)
+    rows: list  # n_rows labels (unique: use token_labels for tokens)
+    cols: list  # n_cols labels
+    shape: str  # "[n_seq, d_head]"
+    kind: str = "signed"  # signed (diverging around 0) | weights ([0, 1]) | mask (allowed or not)
+
+    def __post_init__(self):
+        self.matrix = np.asarray(self.matrix, dtype=np.float32)
+        if self.matrix.ndim != 2 or self.matrix.shape != (len(self.rows), len(self.cols)):
+            raise ValueError(
+                f"{self.name}: matrix {self.matrix.shape} needs {len(self.rows)} rows x {len(self.cols)} cols"
+            )
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS} (got {self.kind!r})")
+
+    @property
+    def title(self):  # "Q = X·W_q  [n_seq, d_head] = [9, 4]"
+        return f"{self.name}  {self.shape} = [{self.matrix.shape[0]}, {self.matrix.shape[1]}]"
+
+
+def cell_text(matrix, kind):  # [r, c] -> [r, c] str
+    """What each cell says: 2 decimals, −∞ for masked scores, ✓ / · for the mask."""
+    if kind == "mask":
+        return np.where(matrix > 0, "✓", "·")
+    text = np.char.mod("%.2f", np.nan_to_num(matrix, neginf=0.0, posinf=0.0))
+    return np.where(np.isneginf(matrix), "−∞", text)
+
+
+def heatmap(panel, show_text=None):  # Panel -> go.Heatmap
+    """One panel as a heatmap; -inf (masked) cells are left blank and labelled −∞."""
+    m = panel.matrix
+    z = np.where(np.isfinite(m), m, np.nan)  # JSON has no -inf; a gap reads as "masked"
+    if show_text is None:
+        show_text = max(m.shape) <= CELL_TEXT_MAX
+    if panel.kind == "weights":
+        colour = dict(colorscale=WEIGHTS_SCALE, zmin=0.0, zmax=1.0)
+    elif panel.kind == "mask":
+        colour = dict(colorscale=[[0, "#eeeeee"], [1, "#4c78a8"]], zmin=0.0, zmax=1.0)
+    else:
+        bound = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
+        colour = dict(colorscale=SCORES_SCALE, zmid=0.0, zmin=-(bound or 1.0), zmax=bound or 1.0)
+    text = cell_text(m, panel.kind)
+    return go.Heatmap(
+        z=z,
+        x=[escape(c) for c in panel.cols],
+        y=[escape(r) for r in panel.rows],
+        text=text,
+        texttemplate="%{text}" if show_text else None,
+        hovertemplate="%{y} · %{x}: %{text}<extra>" + escape(panel.name) + "</extra>",
+        showscale=False,
+        xgap=1,
+        ygap=1,
+        **colour,
+    )
+
+
+def stage_grid(panels, n_cols=None, present=False, title=None):  # list[Panel] -> go.Figure
+    """Several stages side by side, each titled with its formula and shape; rows read top to bottom."""
+    n_cols = n_cols or len(panels)
+    n_rows = -(-len(panels) // n_cols)
+    widths = [max(p.matrix.shape[1] for p in panels[c::n_cols]) + 3 for c in range(n_cols)]
+    fig = make_subplots(
+        rows=n_rows,
+        cols=n_cols,
+        subplot_titles=[escape(p.title) for p in panels],
+        column_widths=[w / sum(widths) for w in widths],
+        horizontal_spacing=0.06 if n_cols > 1 else 0.0,
+        vertical_spacing=0.12 if n_rows > 1 else 0.0,
+    )
+    for i, panel in enumerate(panels):
+        r, c = divmod(i, n_cols)
+        fig.add_trace(heatmap(panel), row=r + 1, col=c + 1)
+        fig.update_yaxes(autorange="reversed", type="category", row=r + 1, col=c + 1)
+        fig.update_xaxes(type="category", tickangle=-45, row=r + 1, col=c + 1)
+    tallest = max(p.matrix.shape[0] for p in panels)
+    fig.update_layout(title=title)
+    return theme(fig, present, height=n_rows * (120 + 26 * tallest))
+
+
+def panels_table(panels):  # list[Panel] -> DataFrame (stage, shape, row, column, value)
+    """The numbers behind a stage grid, one row per cell (long format, ready for CSV)."""
+    frames = []
+    for p in panels:
+        r, c = np.meshgrid(np.arange(len(p.rows)), np.arange(len(p.cols)), indexing="ij")
+        frames.append(
+            pd.DataFrame(
+                {
+                    "stage": p.name,
+                    "shape": p.shape,
+                    "row": np.asarray(p.rows, dtype=object)[r.ravel()],
+                    "column": np.asarray(p.cols, dtype=object)[c.ravel()],
+                    "value": p.matrix.ravel(),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+STATS = {
+    "max_weight": "largest softmax weight",
+    "entropy": "entropy of the weights (nats)",
+    "gradient": "size of softmax's gradient ‖J‖",
+}
+
+
+def saturation_figure(sat, stat="max_weight", present=False):  # Saturation -> go.Figure
+    """One statistic against d_head (log axis): unscaled QKᵀ saturates, QKᵀ/√d_head stays put."""
+    if stat not in STATS:
+        raise ValueError(f"stat must be one of {list(STATS)} (got {stat!r})")
+    fig = go.Figure()
+    styles = {"unscaled": ("QKᵀ (no scaling)", "#d62728", "dash"), "scaled": ("QKᵀ / √d_head", "#1f77b4", "solid")}
+    for kind, (name, colour, dash) in styles.items():
+        fig.add_trace(
+            go.Scatter(
+                x=sat.d_heads,
+                y=getattr(sat, stat)[kind],
+                name=name,
+                mode="lines+markers",
+                line=dict(color=colour, dash=dash, width=3),
+                hovertemplate="d_head %{x}: %{y:.3f}<extra>" + name + "</extra>",
+            )
+        )
+    if stat == "max_weight":
+        fig.add_hline(y=1.0, line_dash="dot", line_color="grey", annotation_text="one-hot (saturated)")
+        fig.add_hline(y=1.0 / sat.n_keys, line_dash="dot", line_color="grey", annotation_text="uniform")
+    if stat == "entropy":
+        fig.add_hline(y=float(np.log(sat.n_keys)), line_dash="dot", line_color="grey", annotation_text="uniform")
+    fig.update_xaxes(type="log", title="d_head (features per head)", tickvals=list(sat.d_heads))
+    fig.update_yaxes(title=STATS[stat], rangemode="tozero")
+    fig.update_layout(
+        title=f"Softmax over {sat.n_keys} random keys as d_head grows", legend=dict(orientation="h", y=-0.25)
+    )
+    return theme(fig, present, height=380)
+
+
+def saturation_table(sat):  # Saturation -> DataFrame, one row per d_head
+    """The numbers behind the saturation chart."""
+    columns = {"d_head": sat.d_heads}
+    for stat in ("score_std", *STATS):
+        for kind in ("unscaled", "scaled"):
+            columns[f"{stat}_{kind}"] = getattr(sat, stat)[kind]
+    return pd.DataFrame(columns)

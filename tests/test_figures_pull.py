@@ -1,0 +1,113 @@
+"""Context-pull figures: decode the plotly spec and compare it with the projected points passed in."""
+
+import json
+
+import numpy as np
+import pytest
+from test_figures_steps import decode
+
+from attention.figures.pull import axis_titles, compare_pull_figure, context_text, pull_figure, pull_table
+
+
+def spec(fig):
+    return json.loads(fig.to_json())
+
+
+def traces(s, name):
+    return [t for t in s["data"] if t.get("name") == name]
+
+
+def points(trace):
+    return np.stack([decode(trace[a]) for a in "xyz" if a in trace], axis=-1)
+
+
+TOKENS = ["the", "apple", "and", "the", "<b>pie</b>"]
+
+
+def random_paths(n_points=2, k=2, n_seq=5, seed=0):
+    return np.random.default_rng(seed).normal(size=(n_points, n_seq, k)).astype(np.float32)
+
+
+def test_before_and_after_points_and_arrows_match_the_projection():
+    paths = random_paths()
+    s = spec(pull_figure(TOKENS, paths, evr=[0.5, 0.25], selected=1, context=[("pie", 0.4), ("the", 0.3)]))
+    (before,), (after,) = traces(s, "tokens: before"), traces(s, "tokens: after")
+    np.testing.assert_allclose(points(before), paths[0], rtol=1e-6)
+    np.testing.assert_allclose(points(after), paths[1], rtol=1e-6)
+    arrows = [a for a in s["layout"]["annotations"] if a.get("showarrow")]
+    assert len(arrows) == len(TOKENS)
+    for i, a in enumerate(arrows):  # each arrow runs from the token's before point to its after point
+        np.testing.assert_allclose([a["ax"], a["ay"], a["x"], a["y"]], [*paths[0, i], *paths[1, i]], rtol=1e-6)
+    assert arrows[1]["arrowwidth"] > arrows[0]["arrowwidth"]  # the selected token stands out
+
+
+def test_selected_token_is_annotated_with_its_context_weights():
+    s = spec(pull_figure(TOKENS, random_paths(), evr=[0.5, 0.25], selected=1, context=[("pie", 0.4), ("<i>", 0.1)]))
+    notes = [a["text"] for a in s["layout"]["annotations"] if not a.get("showarrow")]
+    assert notes == ["<b>apple</b> ← pie 0.40 · &lt;i&gt; 0.10"]
+
+
+def test_duplicate_and_markup_tokens_get_unique_escaped_labels():
+    s = spec(pull_figure(TOKENS, random_paths(), evr=[0.5, 0.25]))
+    (after,) = traces(s, "tokens: after")
+    assert after["text"] == ["the (0)", "apple", "and", "the (3)", "&lt;b&gt;pie&lt;/b&gt;"]
+
+
+def test_reference_words_are_a_faint_background_at_their_projected_points():
+    ref = np.array([[1.0, 2.0], [3.0, -1.0]])
+    s = spec(pull_figure(TOKENS, random_paths(), [0.5, 0.2], reference=ref, reference_words=["banana", "laptop"]))
+    (background,) = traces(s, "reference words")
+    np.testing.assert_allclose(points(background), ref)
+    assert background["text"] == ["banana", "laptop"]
+    assert s["data"][0]["name"] == "reference words"  # drawn first: behind the tokens
+
+
+def test_explained_variance_labels_the_axes():
+    s = spec(pull_figure(TOKENS, random_paths(), evr=[0.412, 0.2]))
+    assert s["layout"]["xaxis"]["title"]["text"] == "PC1 (41% of variance)"
+    assert axis_titles([0.5, 0.25, 0.125])[2] == "PC3 (12% of variance)"
+
+
+def test_three_d_uses_scatter3d_and_a_scene_note():
+    paths = random_paths(k=3)
+    s = spec(pull_figure(TOKENS, paths, evr=[0.4, 0.3, 0.1], selected=4, context=[("the", 0.5)]))
+    (after,) = traces(s, "tokens: after")
+    assert after["type"] == "scatter3d"
+    np.testing.assert_allclose(points(after), paths[1], rtol=1e-6)
+    (note,) = s["layout"]["scene"]["annotations"]
+    np.testing.assert_allclose([note["x"], note["y"], note["z"]], paths[1, 4], rtol=1e-6)
+
+
+def test_trajectories_pass_through_every_step():
+    paths = random_paths(n_points=4)
+    s = spec(pull_figure(TOKENS, paths, evr=[0.5, 0.2]))
+    lines = [t for t in s["data"] if t.get("mode") == "lines"]
+    assert len(lines) == len(TOKENS)
+    for i, line in enumerate(lines):
+        np.testing.assert_allclose(points(line), paths[:, i], rtol=1e-6)
+
+
+def test_compare_puts_both_sentences_in_one_projection():
+    a, b = random_paths(n_seq=3, seed=1), random_paths(n_seq=4, seed=2)
+    fig = compare_pull_figure(["an", "apple", "pie"], a, ["apple", "made", "a", "phone"], b, [0.5, 0.2], 1, 0)
+    s = spec(fig)
+    np.testing.assert_allclose(points(traces(s, "A: after")[0]), a[1], rtol=1e-6)
+    np.testing.assert_allclose(points(traces(s, "B: after")[0]), b[1], rtol=1e-6)
+    assert traces(s, "B: after")[0]["text"][0] == "apple ·B"
+
+
+def test_bad_shapes_say_what_is_expected():
+    with pytest.raises(ValueError, match="paths must be"):
+        pull_figure(TOKENS, np.zeros((1, 5, 2)), [0.5, 0.5])
+    with pytest.raises(ValueError, match="paths must be"):
+        pull_figure(TOKENS, np.zeros((2, 4, 2)), [0.5, 0.5])
+
+
+def test_context_text_and_table():
+    assert context_text([("a&b", 0.123)]) == "a&amp;b 0.12"
+    paths = random_paths(n_points=3)
+    table = pull_table(TOKENS, paths)
+    assert len(table) == 3 * len(TOKENS)
+    row = table[(table.step == 2) & (table.position == 4)].iloc[0]
+    assert row.token == "<b>pie</b>"  # CSV holds the raw token; only figures escape
+    np.testing.assert_allclose([row.PC1, row.PC2], paths[2, 4], rtol=1e-6)

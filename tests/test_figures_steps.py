@@ -1,0 +1,113 @@
+"""Step-by-step figures: decode the plotly spec and compare it with the matrices passed in."""
+
+import base64
+import json
+
+import numpy as np
+import pytest
+
+from attention.core import causal_mask, multi_head_attention
+from attention.figures.steps import Panel, panels_table, saturation_figure, saturation_table, stage_grid
+from attention.saturation import saturation
+
+
+def decode(value):  # plotly >= 6 encodes numpy arrays as {"dtype", "bdata", "shape"}
+    if isinstance(value, dict) and "bdata" in value:
+        a = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        return a.reshape([int(s) for s in str(value.get("shape", a.size)).split(",")])
+    return np.asarray(value)
+
+
+def spec(fig):
+    return json.loads(fig.to_json())
+
+
+def lecture_like_stages(n_seq=5, d_model=4, n_head=2, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n_seq, d_model)).astype(np.float32)
+    w = {name: rng.normal(size=(d_model, d_model)).astype(np.float32) for name in ("w_q", "w_k", "w_v", "w_o")}
+    return multi_head_attention(x, **w, n_head=n_head, mask=causal_mask(n_seq))
+
+
+def test_every_panel_shows_its_matrix_labels_and_shape():
+    mh = lecture_like_stages()
+    tokens = ["the", "cat", "saw", "the (3)", "dog"]
+    dims = ["d0", "d1"]
+    panels = [
+        Panel("Q", mh.heads.queries[0], tokens, dims, "[n_seq, d_head]"),
+        Panel("QKᵀ", mh.heads.scores[0], tokens, tokens, "[n_seq, n_seq]"),
+        Panel("softmax", mh.heads.weights[0], tokens, tokens, "[n_seq, n_seq]", kind="weights"),
+    ]
+    s = spec(stage_grid(panels))
+    assert len(s["data"]) == 3
+    for panel, trace in zip(panels, s["data"], strict=True):
+        np.testing.assert_allclose(decode(trace["z"]), panel.matrix, rtol=1e-6)
+        assert trace["y"] == tokens and trace["x"] == panel.cols
+        assert trace["type"] == "heatmap"  # no WebGL
+    titles = [a["text"] for a in s["layout"]["annotations"]]
+    assert "Q  [n_seq, d_head] = [5, 2]" in titles and "QKᵀ  [n_seq, n_seq] = [5, 5]" in titles
+    assert s["data"][2]["zmin"] == 0 and s["data"][2]["zmax"] == 1  # weights on a fixed [0, 1] scale
+    assert s["data"][1]["zmid"] == 0  # signed scores diverge around 0
+
+
+def test_masked_cells_are_blank_and_say_minus_infinity():
+    mh = lecture_like_stages()
+    masked = mh.heads.masked[0]
+    assert np.isneginf(masked).any()
+    labels = list("abcde")
+    s = spec(stage_grid([Panel("masked", masked, labels, labels, "[n_seq, n_seq]")]))
+    z = decode(s["data"][0]["z"])
+    np.testing.assert_array_equal(np.isnan(z), np.isneginf(masked))
+    np.testing.assert_allclose(z[np.isfinite(masked)], masked[np.isfinite(masked)])
+    text = np.array(s["data"][0]["text"])
+    assert (text[np.isneginf(masked)] == "−∞").all()
+    assert text[0, 0] == f"{masked[0, 0]:.2f}"
+
+
+def test_mask_panel_marks_allowed_cells():
+    labels = list("abc")
+    s = spec(stage_grid([Panel("mask", causal_mask(3), labels, labels, "[n_seq, n_seq]", kind="mask")]))
+    text = np.array(s["data"][0]["text"])
+    assert (text == np.where(np.tril(np.ones((3, 3))) > 0, "✓", "·")).all()
+
+
+def test_labels_are_escaped_so_typed_markup_is_shown_as_text():
+    s = spec(stage_grid([Panel("X", np.ones((1, 1)), ["<b>hi</b>"], ["dim"], "[n_seq, d_model]")]))
+    assert s["data"][0]["y"] == ["&lt;b&gt;hi&lt;/b&gt;"]
+
+
+def test_cell_text_only_for_small_matrices():
+    small = spec(stage_grid([Panel("s", np.ones((3, 3)), list("abc"), list("abc"), "[3, 3]")]))
+    labels = [str(i) for i in range(20)]
+    big = spec(stage_grid([Panel("b", np.ones((20, 20)), labels, labels, "[20, 20]")]))
+    assert small["data"][0]["texttemplate"] == "%{text}"
+    assert "texttemplate" not in big["data"][0]
+
+
+def test_panel_refuses_mismatched_labels():
+    with pytest.raises(ValueError, match="needs 2 rows"):
+        Panel("X", np.ones((3, 2)), ["a", "b"], ["c", "d"], "[n_seq, d_model]")
+
+
+def test_panels_table_has_every_cell_once():
+    mh = lecture_like_stages(n_seq=3, d_model=2, n_head=1)
+    rows, cols = ["a", "b", "c"], ["x", "y"]
+    table = panels_table([Panel("V", mh.heads.values[0], rows, cols, "[n_seq, d_head]")])
+    assert len(table) == 6
+    pivot = table.pivot(index="row", columns="column", values="value").loc[rows, cols].to_numpy()
+    np.testing.assert_allclose(pivot, mh.heads.values[0], rtol=1e-6)
+
+
+def test_saturation_figure_plots_the_backend_numbers():
+    sat = saturation(d_heads=(1, 8, 64), n_rows=40)
+    for stat in ("max_weight", "entropy", "gradient"):
+        s = spec(saturation_figure(sat, stat))
+        unscaled, scaled = s["data"]
+        np.testing.assert_array_equal(decode(unscaled["x"]), sat.d_heads)
+        np.testing.assert_allclose(decode(unscaled["y"]), getattr(sat, stat)["unscaled"])
+        np.testing.assert_allclose(decode(scaled["y"]), getattr(sat, stat)["scaled"])
+        assert s["layout"]["xaxis"]["type"] == "log"
+    table = saturation_table(sat)
+    np.testing.assert_allclose(table["max_weight_unscaled"], sat.max_weight["unscaled"])
+    with pytest.raises(ValueError, match="stat must be one of"):
+        saturation_figure(sat, "speed")
