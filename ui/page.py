@@ -126,7 +126,7 @@ def url_choice(label, options, key, default=None, widget=None, **kwargs):  # -> 
         if notice:
             sidebar.add_notice(notice)
         st.session_state[key] = value
-    if st.session_state.get(key, default) not in options:
+    if st.session_state.get(key) not in options:  # first visit, or the options changed under it
         st.session_state[key] = default
     value = (widget or st.selectbox)(label, options, key=key, **kwargs)
     value = default if value is None else value  # segmented controls / pills may be deselected

@@ -24,6 +24,7 @@ _FIRST = "_url_first"  # (raw query dict, Settings parsed from it) of this sessi
 _CLAIMED = "_url_claimed"  # {key: str} page-specific parameters registered during this run
 _SEEDED = "_url_seeded"  # keys already read from the link in this session
 _SHARE = "_share_slot"
+_DONE = "_url_first_run_done"  # set when the session's first run has finished
 CUSTOM = "(your own sentence)"
 KEY = "sb_{}".format  # widget keys, prefixed so pages' keys never collide with the sidebar's
 
@@ -151,13 +152,13 @@ def claim(key, value, default):  # a page registers its own URL parameter for th
         st.session_state.setdefault(_CLAIMED, {})[key] = params.encode(value)
 
 
-def seed_once(key):  # -> the link's raw value for a page's own key, the first time the page asks; else None
+def seed_once(key):  # -> the link's raw value for a page's own key on the session's first run; else None
+    """A page's own parameter is read from the link only on the run that opened the link."""
     seeded = st.session_state.setdefault(_SEEDED, set())
-    if key in seeded:
+    if key in seeded or st.session_state.get(_DONE):
         return None
     seeded.add(key)
-    raw = st.session_state.get(_FIRST, ({}, None))[0]
-    return raw.get(key)
+    return st.session_state.get(_FIRST, ({}, None))[0].get(key)
 
 
 def add_notice(text):  # a page's own URL parameter fell back to its default
@@ -182,8 +183,8 @@ def finish():
     if {k: st.query_params.get_all(k) for k in st.query_params} != {k: [v] for k, v in q.items()}:
         st.query_params.from_dict(q)
     first = st.session_state.get(_FIRST)
-    if first and not st.session_state.get("_url_unknown_done"):
-        st.session_state["_url_unknown_done"] = True
+    if first and not st.session_state.get(_DONE):
+        st.session_state[_DONE] = True
         known = set(params.KEYS) | st.session_state.get(_SEEDED, set())
         notice = params.unknown_notice(set(first[0]) - known)
         if notice:

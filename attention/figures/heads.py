@@ -1,0 +1,148 @@
+"""Every head at once: small multiples in one figure, a layer × head overview, and what each head looks at.
+
+The summaries are plain numpy on the weights; the figures share one colour scale so heads compare fairly.
+
+    from attention.figures.heads import head_grid
+    head_grid(weights[layer], tokens).show()   # weights: [n_layer, n_head, n_seq, n_seq]
+"""
+
+import unicodedata
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .common import WEIGHTS_SCALE, theme, token_labels
+from .heatmaps import cell_text
+
+SUMMARY_COLUMNS = {
+    "entropy": "entropy (bits)",
+    "self": "on itself",
+    "previous": "on the previous token",
+    "first": "on the first token",
+    "punctuation": "on punctuation",
+}
+
+
+def is_punctuation(token):  # str -> bool: every character is Unicode punctuation (",", "...", "'s" is not)
+    t = str(token).removeprefix("##").strip()
+    return bool(t) and all(unicodedata.category(c).startswith("P") for c in t)
+
+
+def entropy(weights):  # [..., n_seq, n_seq] -> [..., n_seq] bits per query row
+    """How spread out each query's attention is: 0 bits = one key, log2(n_seq) = uniform."""
+    w = np.asarray(weights, dtype=np.float64)
+    logs = np.log2(np.where(w > 0, w, 1.0))
+    return (-(w * logs).sum(axis=-1)).astype(np.float32)
+
+
+def head_summary(weights, tokens):  # [n_head, n_seq, n_seq], n_seq -> {name: [n_head]}
+    """Per head, averaged over query rows: entropy and the share of attention on self, the previous token,
+    the first token and punctuation."""
+    w = np.asarray(weights, dtype=np.float64)
+    n_seq = w.shape[-1]
+    punct = np.array([is_punctuation(t) for t in tokens], dtype=bool)
+    previous = np.diagonal(w, offset=-1, axis1=-2, axis2=-1)  # [n_head, n_seq - 1]: w[i, i-1]
+    return {
+        "entropy": entropy(w).mean(axis=-1),
+        "self": np.diagonal(w, axis1=-2, axis2=-1).mean(axis=-1),
+        "previous": previous.mean(axis=-1) if n_seq > 1 else np.zeros(w.shape[0]),
+        "first": w[..., 0].mean(axis=-1),
+        "punctuation": w[..., punct].sum(axis=-1).mean(axis=-1),
+    }
+
+
+def summary_table(weights, tokens, names=None):  # [n_head, n_seq, n_seq] -> DataFrame, one row per head
+    """The per-head summary as a table with readable column names."""
+    summary = head_summary(weights, tokens)
+    index = pd.Index(names if names is not None else [f"head {h}" for h in range(len(summary["entropy"]))])
+    df = pd.DataFrame({SUMMARY_COLUMNS[k]: np.round(v.astype(np.float64), 3) for k, v in summary.items()}, index=index)
+    df.index.name = "head"
+    return df
+
+
+def mean_entropy(weights):  # [n_layer, n_head, n_seq, n_seq] -> [n_layer, n_head]
+    return entropy(weights).mean(axis=-1)
+
+
+def grid_shape(n_head, max_cols=4):  # -> (rows, cols)
+    cols = min(n_head, max_cols)
+    return -(-n_head // cols), cols
+
+
+def head_grid(weights, tokens, titles=None, present=False, selected=None):  # [n_head, n_seq, n_seq] -> go.Figure
+    """Every head of one layer as small multiples in ONE figure, on one shared [0, 1] colour scale."""
+    weights = np.asarray(weights, dtype=np.float32)
+    n_head, n_seq = weights.shape[0], weights.shape[-1]
+    labels = np.array(token_labels(tokens), dtype=object)
+    titles = list(titles) if titles is not None else [f"head {h}" for h in range(n_head)]
+    if selected is not None:
+        titles[selected] = f"<b>{titles[selected]} ◀</b>"
+    rows, cols = grid_shape(n_head)
+    fig = make_subplots(
+        rows, cols, subplot_titles=titles, horizontal_spacing=0.04, vertical_spacing=0.12 if rows > 1 else 0.1
+    )
+    show_labels = n_seq <= 14
+    for h in range(n_head):
+        r, c = divmod(h, cols)
+        fig.add_trace(
+            go.Heatmap(
+                z=weights[h],
+                x=labels,
+                y=labels,
+                text=cell_text(weights[h]),
+                coloraxis="coloraxis",
+                hovertemplate=f"head {h}<br>query %{{y}}<br>key %{{x}}<br>weight %{{text}}<extra></extra>",
+                xgap=1,
+                ygap=1,
+            ),
+            r + 1,
+            c + 1,
+        )
+        fig.update_xaxes(
+            type="category", showticklabels=show_labels and r == rows - 1, tickangle=-45, row=r + 1, col=c + 1
+        )
+        fig.update_yaxes(
+            type="category", autorange="reversed", showticklabels=show_labels and c == 0, row=r + 1, col=c + 1
+        )
+    fig.update_layout(
+        coloraxis=dict(colorscale=WEIGHTS_SCALE, cmin=0.0, cmax=1.0, colorbar=dict(title=dict(text="weight"))),
+        plot_bgcolor="#f0f0f0",
+    )
+    per_row = 300 if cols > 2 else 380
+    return theme(fig, present, height=120 + per_row * rows)
+
+
+def layer_head_grid(values, title="Mean entropy (bits) per layer and head", present=False, selected=None):
+    """A layer × head overview of one number per head (e.g. mean entropy): [n_layer, n_head] -> go.Figure."""
+    values = np.asarray(values, dtype=np.float32)
+    n_layer, n_head = values.shape
+    fig = go.Figure(
+        go.Heatmap(
+            z=values,
+            x=np.array([f"head {h}" for h in range(n_head)], dtype=object),
+            y=np.array([f"layer {layer}" for layer in range(n_layer)], dtype=object),
+            text=cell_text(values),
+            texttemplate="%{text}" if values.size <= 150 else None,
+            colorscale="Cividis",
+            hovertemplate="%{y}, %{x}<br>%{text}<extra></extra>",
+            xgap=2,
+            ygap=2,
+            colorbar=dict(thickness=14),
+        )
+    )
+    if selected is not None:
+        layer, head = selected
+        fig.add_shape(
+            type="rect",
+            x0=head - 0.5,
+            x1=head + 0.5,
+            y0=layer - 0.5,
+            y1=layer + 0.5,
+            line=dict(color="#e45756", width=3),
+        )
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(type="category", autorange="reversed")
+    fig.update_layout(title=title)
+    return theme(fig, present, height=180 + 34 * n_layer)

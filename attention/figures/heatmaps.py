@@ -1,0 +1,112 @@
+"""Query × key heatmaps and a query's row as bars. Pure: arrays in, plotly figures out (usable in Jupyter).
+
+Rows are queries (the token that looks), columns are keys (the token looked at). Signed scores use a
+diverging scale centred on 0; weights use Viridis on a fixed [0, 1] so a flatter softmax looks flatter.
+Masked cells (-inf) are drawn blank and labelled −∞.
+
+    from attention.figures.heatmaps import attention_heatmap
+    attention_heatmap(weights, ["the", "cat", "sat"]).show()
+"""
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .common import SCORES_SCALE, WEIGHTS_SCALE, theme, token_labels
+
+MAX_CELL_TEXT = 16  # n_seq up to which every cell shows its number
+STAGE_TITLES = {
+    "raw": "Raw scores QKᵀ",
+    "scaled": "Scaled scores QKᵀ / √d_head",
+    "masked": "Masked scores",
+    "weights": "Attention weights softmax(·)",
+}
+
+
+def cell_text(matrix, decimals=2):  # [n_rows, n_cols] -> [n_rows, n_cols] str: numbers, "−∞" where masked
+    """The number in each cell as text; -inf (masked) reads −∞."""
+    m = np.asarray(matrix, dtype=np.float64)
+    text = np.char.mod(f"%.{decimals}f", np.where(np.isfinite(m), m, 0.0)).astype(object)
+    text[np.isneginf(m)] = "−∞"
+    text[np.isnan(m)] = ""
+    return text
+
+
+def finite(matrix):  # [..] -> [..] float32 with ±inf as NaN (plotly cannot colour infinities)
+    m = np.asarray(matrix, dtype=np.float32)
+    return np.where(np.isfinite(m), m, np.float32(np.nan))
+
+
+def colour_range(matrix, kind):  # -> dict(colorscale=..., zmin=..., zmax=..., [zmid=...])
+    """Weights: Viridis on [0, 1]. Scores: a diverging scale symmetric around 0."""
+    if kind == "weights":
+        return dict(colorscale=WEIGHTS_SCALE, zmin=0.0, zmax=1.0)
+    m = finite(matrix)
+    bound = float(np.nanmax(np.abs(m))) if np.isfinite(m).any() else 1.0
+    bound = bound if bound > 0 else 1.0
+    return dict(colorscale=SCORES_SCALE, zmin=-bound, zmax=bound, zmid=0.0)
+
+
+def attention_heatmap(
+    matrix, tokens, kind="weights", title=None, show_text=None, present=False, key_tokens=None, height=None
+):  # [n_seq, n_seq] -> go.Figure
+    """One query × key matrix. kind="weights" (sequential) or "scores" (signed, diverging).
+    key_tokens: column tokens when they differ from the rows' (defaults to tokens)."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    rows = token_labels(tokens)
+    cols = token_labels(tokens if key_tokens is None else key_tokens)
+    if matrix.shape != (len(rows), len(cols)):
+        raise ValueError(f"matrix must be [{len(rows)}, {len(cols)}] for these tokens (got {list(matrix.shape)})")
+    show_text = max(matrix.shape) <= MAX_CELL_TEXT if show_text is None else show_text
+    what = "weight" if kind == "weights" else "score"
+    fig = go.Figure(
+        go.Heatmap(
+            z=finite(matrix),
+            x=np.array(cols, dtype=object),
+            y=np.array(rows, dtype=object),
+            text=cell_text(matrix, 2),
+            texttemplate="%{text}" if show_text else None,
+            hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{what} %{{text}}<extra></extra>",
+            colorbar=dict(title=dict(text=what), thickness=14),
+            xgap=1,
+            ygap=1,
+            **colour_range(matrix, kind),
+        )
+    )
+    fig.update_xaxes(title="key (looked at)", side="bottom", tickangle=-45, type="category")
+    fig.update_yaxes(title="query (looking)", autorange="reversed", type="category")
+    fig.update_layout(title=title, plot_bgcolor="#f0f0f0")
+    n = len(rows)
+    return theme(fig, present, height=height or min(720, 260 + 26 * n))
+
+
+def stage_heatmap(stages, stage, tokens, **kwargs):  # Attention (n_head = 1), stage name -> go.Figure
+    """One stage of a head's computation: raw, scaled, masked (signed scores) or weights."""
+    matrix = {"raw": stages.scores, "scaled": stages.scaled, "masked": stages.masked, "weights": stages.weights}
+    if stage not in matrix:
+        raise ValueError(f"stage must be one of {list(matrix)} (got {stage!r})")
+    kind = "weights" if stage == "weights" else "scores"
+    kwargs.setdefault("title", STAGE_TITLES[stage])
+    return attention_heatmap(matrix[stage][0], tokens, kind=kind, **kwargs)
+
+
+def row_bars(row, tokens, query, kind="weights", present=False, title=None):  # [n_seq], n_seq, int -> go.Figure
+    """Where one query token looks: its row of the matrix as bars, one per key."""
+    row = np.asarray(row, dtype=np.float32)
+    labels = token_labels(tokens)
+    text = cell_text(row[None], 2)[0]
+    colour = np.where(np.arange(len(labels)) == query, "#e45756", "#4c78a8")
+    fig = go.Figure(
+        go.Bar(
+            x=np.array(labels, dtype=object),
+            y=finite(row),
+            text=text,
+            textposition="outside",
+            marker_color=colour,
+            hovertemplate="key %{x}<br>%{text}<extra></extra>",
+        )
+    )
+    what = "weight" if kind == "weights" else "score"
+    fig.update_xaxes(title="key (looked at)", type="category", tickangle=-45)
+    fig.update_yaxes(title=what, range=[0, 1.1] if kind == "weights" else None)
+    fig.update_layout(title=title or f"Where “{labels[query]}” looks", showlegend=False)
+    return theme(fig, present, height=360)

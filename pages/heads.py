@@ -1,0 +1,70 @@
+"""Heads: every head of a layer side by side, what each one looks at, and one head in detail."""
+
+import streamlit as st
+
+from attention.figures.heads import head_grid, layer_head_grid, mean_entropy, summary_table
+from attention.figures.heatmaps import attention_heatmap
+from ui import page, sidebar
+
+settings = sidebar.current()
+page.header(
+    "Heads: several ways of looking at once",
+    "Each head has its own W_q, W_k, W_v, so each can look for a different relation: "
+    "the next word, the same word, the word a pronoun points to.",
+)
+run = page.load(settings)
+page.notices(run, settings)
+layer, labels = settings.layer, page.labels(run)
+
+
+def head_names():  # -> list[str]: "head 0: …" with the lecture preset's description when there is one
+    names = [f"head {h}" for h in range(run.n_head)]
+    if run.model == "lecture":
+        try:
+            from attention.presets import head_descriptions
+
+            return [f"{n}: {d}" for n, d in zip(names, head_descriptions(settings.preset, run.n_head), strict=False)]
+        except (ImportError, ValueError):
+            pass
+    return names
+
+
+names = head_names()
+st.subheader(f"All {run.n_head} heads of layer {layer}")
+page.chart(head_grid(run.weights[layer], run.tokens, titles=[n.split(":")[0] for n in names],
+                     present=settings.present, selected=settings.head), f"heads-L{layer}")  # fmt: skip
+table = summary_table(run.weights[layer], run.tokens, names)
+st.caption(
+    "What each head looks at, averaged over the query tokens (shares of attention; each row of weights sums to 1)."
+)
+st.dataframe(table, width="stretch")
+page.csv_download(table, f"heads-summary-L{layer}")
+
+if run.n_layer > 1 or run.n_head > 1:
+    entropy = mean_entropy(run.weights)
+    page.chart(layer_head_grid(entropy, present=settings.present, selected=(layer, settings.head)),
+               "heads-entropy-overview")  # fmt: skip
+    st.caption("Low entropy: the head looks at one or two words. High (up to log₂ n_seq bits): it spreads evenly.")
+    page.csv_download(entropy, "heads-entropy", rows=[f"layer {i}" for i in range(run.n_layer)],
+                      cols=[f"head {h}" for h in range(run.n_head)])  # fmt: skip
+
+
+def pick_head():  # the page's head picker drives the sidebar's head
+    st.session_state["sb_head"] = st.session_state["heads_pick"]
+
+
+st.session_state["heads_pick"] = settings.head
+st.subheader("One head in detail")
+st.segmented_control(
+    "Head", list(range(run.n_head)), key="heads_pick", on_change=pick_head, format_func=names.__getitem__
+)
+weights = run.weights[layer, settings.head]
+page.chart(attention_heatmap(weights, run.tokens, title=f"{names[settings.head]} · layer {layer}",
+                             present=settings.present), f"head-L{layer}-H{settings.head}")  # fmt: skip
+page.csv_download(weights, f"weights-L{layer}-H{settings.head}", rows=labels, cols=labels)
+page.formula(
+    r"\text{MultiHead}(X) = \text{Concat}(\text{head}_1, \dots, \text{head}_h)\,W_o,\quad"
+    r"\text{head}_i = \operatorname{softmax}\!\left(\frac{X W_q^{(i)} (X W_k^{(i)})^\top}{\sqrt{d_{head}}}\right) X W_v^{(i)}",
+    caption=f"Entropy of a row = −Σ w log₂ w. Here n_head = {run.n_head}, d_head = {run.d_head}, d_model = {run.d_model}.",
+)
+page.state_downloads(run, "attention-run")

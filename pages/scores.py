@@ -1,0 +1,53 @@
+"""Scores: one head's query × key matrix at each stage, from raw QKᵀ to softmax weights."""
+
+import streamlit as st
+
+from attention.figures.heatmaps import STAGE_TITLES, row_bars, stage_heatmap
+from attention.run import stages
+from ui import page, sidebar
+
+VIEWS = {"raw": "raw QKᵀ", "scaled": "÷ √d_head", "masked": "masked", "weights": "softmax weights", "all": "all four"}
+
+settings = sidebar.current()
+page.header(
+    "Scores: every query meets every key",
+    "Each word asks a question (its query) and every word holds up a label (its key). "
+    "The better they match, the higher the score, and softmax turns each row of scores into weights that add up to 1.",
+)
+run = page.load(settings)
+labels = page.labels(run)
+c1, c2 = st.columns([3, 2])
+with c1:
+    view = page.url_choice("Stage", list(VIEWS), key="stage", default="all", widget=st.segmented_control,
+                           format_func=VIEWS.get)  # fmt: skip
+with c2:
+    query = page.url_choice("Query token (the word that looks)", list(range(run.n_seq)), key="query", default=0,
+                            format_func=lambda i: labels[i])  # fmt: skip
+page.notices(run, settings)
+head = stages(run, settings.layer, settings.head)  # raw, scaled, masked, weights for this one head
+where = f"layer {settings.layer}, head {settings.head}"
+if run.mask is None and view in ("masked", "all"):
+    st.caption("No mask is on, so masked = scaled. Turn on the causal mask in the sidebar to hide future tokens.")
+if run.similarity == "cosine" and view in ("scaled", "all"):
+    st.caption("Cosine scores already lie in [-1, 1], so they are not divided by √d_head (scale = 1).")
+
+shown = list(STAGE_TITLES) if view == "all" else [view]
+columns = st.columns(2) if view == "all" else [st.container()]
+for i, stage in enumerate(shown):
+    with columns[i % len(columns)]:
+        fig = stage_heatmap(head, stage, run.tokens, present=settings.present,
+                            title=f"{STAGE_TITLES[stage]} · {where}",
+                            show_text=run.n_seq <= (10 if view == "all" else 16))  # fmt: skip
+        page.chart(fig, f"scores-{stage}-L{settings.layer}-H{settings.head}")
+        matrix = {"raw": head.scores, "scaled": head.scaled, "masked": head.masked, "weights": head.weights}[stage]
+        page.csv_download(matrix[0], f"scores-{stage}-L{settings.layer}-H{settings.head}", rows=labels, cols=labels)
+
+page.chart(row_bars(head.weights[0, query], run.tokens, query, present=settings.present), f"row-{query}-weights")
+page.csv_download(page.table(head.weights[0, query], labels, ["weight"]), f"row-{query}-weights")
+page.formula(
+    r"\text{scores} = QK^\top,\quad \text{scaled} = \frac{QK^\top}{\sqrt{d_{head}}},\quad"
+    r"\text{weights} = \operatorname{softmax}\!\left(\frac{\text{mask}(\text{scaled})}{T}\right)",
+    caption=f"d_head = {run.d_head}, so √d_head = {run.d_head**0.5:.2f}; temperature T = {run.temperature:g}. "
+    "The mask puts −∞ where a query may not look; softmax turns −∞ into a weight of exactly 0.",
+)
+page.state_downloads(run, "attention-run")
