@@ -1,0 +1,120 @@
+"""The compare page: two sentences' attention side by side, and the same word's attention and pull, aligned.
+
+Sentences differ in length, so rows cannot be subtracted cell by cell. We align by word instead: the
+shared word's weight on each context word (summed over repeats), for both sentences, and their difference.
+"""
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .common import SCORES_SCALE, WEIGHTS_SCALE, escape, theme, token_labels
+
+A_COLOUR, B_COLOUR = "#4c78a8", "#f58518"
+PRONOUNS = ("it", "he", "she", "they", "this", "that")
+
+
+def shared_words(tokens_a, tokens_b):  # -> words in both sentences, in sentence A's order, no repeats
+    """Words the two sentences have in common (the candidates to compare)."""
+    in_b = set(tokens_b)
+    return list(dict.fromkeys(t for t in tokens_a if t in in_b))
+
+
+def default_word(words, preferred=()):  # -> the word to compare first, or None
+    """An ambiguous word if there is one, then a pronoun, then the longest shared word."""
+    for group in (preferred, PRONOUNS):
+        for w in words:
+            if w in group:
+                return w
+    return max(words, key=len) if words else None
+
+
+def aligned_row(tokens, row, words):  # n_seq tokens, [n_seq] weights, n_words -> [n_words]
+    """One query's weights re-indexed by word: repeated words add up, absent words get 0."""
+    out = dict.fromkeys(words, 0.0)
+    for t, w in zip(tokens, np.asarray(row, dtype=np.float64), strict=True):
+        out[t] += float(w)
+    return np.array([out[w] for w in words], dtype=np.float32)
+
+
+def aligned_attention(tokens_a, row_a, tokens_b, row_b):  # -> (words, [n_words] A, [n_words] B)
+    """Both sentences' rows for the shared word over the union of their words (A's order, then B's new ones)."""
+    words = list(dict.fromkeys([*tokens_a, *tokens_b]))
+    return words, aligned_row(tokens_a, row_a, words), aligned_row(tokens_b, row_b, words)
+
+
+def attention_pair_figure(tokens_a, weights_a, tokens_b, weights_b, titles=("A", "B"), present=False):
+    """Two [n_seq, n_seq] weight heatmaps side by side on one shared [0, 1] colour scale."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=[escape(t) for t in titles], horizontal_spacing=0.12)
+    for col, (tokens, w) in enumerate(((tokens_a, weights_a), (tokens_b, weights_b)), start=1):
+        labels = token_labels(tokens)
+        fig.add_trace(
+            go.Heatmap(
+                z=np.asarray(w, dtype=np.float32),
+                x=labels,
+                y=labels,
+                colorscale=WEIGHTS_SCALE,
+                zmin=0.0,
+                zmax=1.0,
+                showscale=col == 2,
+                colorbar=dict(title="weight"),
+                hovertemplate="query %{y} → key %{x}: %{z:.3f}<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
+        fig.update_yaxes(autorange="reversed", type="category", title="query", row=1, col=col)
+        fig.update_xaxes(type="category", tickangle=-45, title="key", row=1, col=col)
+    n = max(len(tokens_a), len(tokens_b))
+    return theme(fig, present, height=220 + 24 * n)
+
+
+def difference_figure(words, row_a, row_b, word, present=False):  # -> go.Figure
+    """Where the shared word looks in A and in B (top), and B − A (bottom, diverging colours)."""
+    labels = token_labels(words)
+    diff = np.asarray(row_b, dtype=np.float32) - np.asarray(row_a, dtype=np.float32)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.55, 0.45])
+    for name, row, colour in (("A", row_a, A_COLOUR), ("B", row_b, B_COLOUR)):
+        fig.add_trace(
+            go.Bar(x=labels, y=row, name=f"sentence {name}", marker_color=colour,
+                   hovertemplate="%{x}: %{y:.3f}<extra>" + name + "</extra>"),
+            row=1, col=1,
+        )  # fmt: skip
+    bound = float(np.abs(diff).max()) or 1.0
+    fig.add_trace(
+        go.Bar(
+            x=labels, y=diff, name="B − A",
+            marker=dict(color=diff, colorscale=SCORES_SCALE, cmin=-bound, cmax=bound),
+            hovertemplate="%{x}: %{y:+.3f}<extra>B − A</extra>",
+        ),
+        row=2, col=1,
+    )  # fmt: skip
+    fig.update_yaxes(title="weight", range=[0, 1], row=1, col=1)
+    fig.update_yaxes(title="B − A", zeroline=True, row=2, col=1)
+    fig.update_xaxes(type="category", tickangle=-45, row=2, col=1)
+    fig.update_layout(barmode="group", title=f"Where “{escape(word)}” looks", legend=dict(orientation="h", y=1.08))
+    return theme(fig, present, height=480)
+
+
+def axis_shift_figure(axis_labels, shift_a, shift_b, word, present=False):  # [n_axes] each -> go.Figure
+    """How far the word moved along each named meaning axis in A and in B (after − before)."""
+    fig = go.Figure()
+    for name, shift, colour in (("A", shift_a, A_COLOUR), ("B", shift_b, B_COLOUR)):
+        fig.add_trace(
+            go.Bar(x=[escape(a) for a in axis_labels], y=np.asarray(shift, dtype=np.float32), name=f"sentence {name}",
+                   marker_color=colour, hovertemplate="%{x}: %{y:+.3f}<extra>" + name + "</extra>")
+        )  # fmt: skip
+    fig.update_layout(
+        barmode="group",
+        title=f"Which meanings “{escape(word)}” moved toward (after − before)",
+        legend=dict(orientation="h", y=1.1),
+    )
+    fig.update_yaxes(title="change", zeroline=True)
+    return theme(fig, present, height=380)
+
+
+def difference_table(words, row_a, row_b):  # -> DataFrame: word, A, B, B − A
+    """The numbers behind the difference figure."""
+    a, b = np.asarray(row_a, dtype=np.float32), np.asarray(row_b, dtype=np.float32)
+    return pd.DataFrame({"word": list(words), "A": a, "B": b, "B_minus_A": b - a})

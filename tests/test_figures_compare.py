@@ -1,0 +1,83 @@
+"""Compare-page figures: word alignment against a naive reference, and the decoded plotly spec."""
+
+import json
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_figures_steps import decode
+
+from attention.figures.compare import (
+    aligned_attention,
+    attention_pair_figure,
+    axis_shift_figure,
+    default_word,
+    difference_figure,
+    difference_table,
+    shared_words,
+)
+
+A = ["the", "cat", "saw", "the", "dog"]
+B = ["a", "dog", "saw", "it"]
+
+
+def spec(fig):
+    return json.loads(fig.to_json())
+
+
+def test_shared_words_keep_sentence_a_order_without_repeats():
+    assert shared_words(A, B) == ["saw", "dog"]
+    assert shared_words(["x"], ["y"]) == []
+
+
+def test_default_word_prefers_ambiguous_then_pronoun_then_longest():
+    assert default_word(["the", "bank", "river"], preferred=("bank",)) == "bank"
+    assert default_word(["the", "it", "street"]) == "it"
+    assert default_word(["a", "street", "the"]) == "street"
+    assert default_word([]) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.sampled_from("abcde"), min_size=1, max_size=8),
+    st.lists(st.sampled_from("cdefg"), min_size=1, max_size=8),
+)
+def test_alignment_matches_a_naive_sum_and_keeps_each_rows_total(tokens_a, tokens_b):
+    rng = np.random.default_rng(len(tokens_a) * 10 + len(tokens_b))
+    row_a, row_b = rng.dirichlet(np.ones(len(tokens_a))), rng.dirichlet(np.ones(len(tokens_b)))
+    words, wa, wb = aligned_attention(tokens_a, row_a, tokens_b, row_b)
+    assert len(set(words)) == len(words) and set(words) == set(tokens_a) | set(tokens_b)
+    for word, a, b in zip(words, wa, wb, strict=True):
+        assert a == np.float32(sum(w for t, w in zip(tokens_a, row_a, strict=True) if t == word))
+        assert b == np.float32(sum(w for t, w in zip(tokens_b, row_b, strict=True) if t == word))
+    assert abs(wa.sum() - 1) < 1e-5 and abs(wb.sum() - 1) < 1e-5  # nothing lost or counted twice
+
+
+def test_difference_figure_shows_both_rows_and_their_difference():
+    words, wa, wb = aligned_attention(A, [0.1, 0.2, 0.3, 0.1, 0.3], B, [0.25, 0.25, 0.25, 0.25])
+    s = spec(difference_figure(words, wa, wb, "saw"))
+    bars_a, bars_b, diff = s["data"]
+    assert bars_a["x"] == words == ["the", "cat", "saw", "dog", "a", "it"]
+    np.testing.assert_allclose(decode(bars_a["y"]), [0.2, 0.2, 0.3, 0.3, 0, 0], rtol=1e-6)
+    np.testing.assert_allclose(decode(bars_b["y"]), [0, 0, 0.25, 0.25, 0.25, 0.25], rtol=1e-6)
+    np.testing.assert_allclose(decode(diff["y"]), decode(bars_b["y"]) - decode(bars_a["y"]), atol=1e-6)
+    table = difference_table(words, wa, wb)
+    np.testing.assert_allclose(table["B_minus_A"], decode(diff["y"]), atol=1e-6)
+
+
+def test_pair_heatmaps_show_both_matrices_on_one_scale():
+    wa, wb = np.eye(5, dtype=np.float32), np.full((4, 4), 0.25, dtype=np.float32)
+    s = spec(attention_pair_figure(A, wa, B, wb, titles=("A: <i>x</i>", "B")))
+    left, right = s["data"]
+    np.testing.assert_array_equal(decode(left["z"]), wa)
+    np.testing.assert_array_equal(decode(right["z"]), wb)
+    assert left["y"] == ["the (0)", "cat", "saw", "the (3)", "dog"]  # repeated words stay distinct
+    assert (left["zmin"], left["zmax"]) == (right["zmin"], right["zmax"]) == (0, 1)
+    assert s["layout"]["annotations"][0]["text"] == "A: &lt;i&gt;x&lt;/i&gt;"
+
+
+def test_axis_shift_figure_plots_each_sentences_shift():
+    s = spec(axis_shift_figure(["food", "technology"], [0.3, -0.1], [-0.2, 0.4], "apple"))
+    np.testing.assert_allclose(decode(s["data"][0]["y"]), [0.3, -0.1], rtol=1e-6)
+    np.testing.assert_allclose(decode(s["data"][1]["y"]), [-0.2, 0.4], rtol=1e-6)
+    assert s["data"][0]["x"] == ["food", "technology"]
