@@ -21,15 +21,21 @@ def check_temperature(temperature):  # float -> float
 
 def softmax(x, axis=-1, temperature=1.0):  # [..., n] -> [..., n]
     """Stable softmax of x / temperature. A row that is all -inf (every key masked) becomes zeros, not NaN."""
-    x = np.asarray(x, dtype=np.float32)
+    return softmax_inplace(np.array(x, dtype=np.float32), axis=axis, temperature=temperature)
+
+
+def softmax_inplace(x, axis=-1, temperature=1.0):  # [..., n] float32 -> the same array, overwritten
+    """softmax() without copies: x is overwritten by its weights (the forward passes of real models use this)."""
     t = check_temperature(temperature)
     if t != 1.0:
-        x = x / np.float32(t)
+        x /= np.float32(t)
     row_max = np.max(x, axis=axis, keepdims=True)
-    row_max = np.where(np.isfinite(row_max), row_max, 0.0)  # all-masked rows: subtract nothing
-    e = np.exp(x - row_max)  # the max of each row becomes exp(0) = 1, so nothing overflows
-    total = np.sum(e, axis=axis, keepdims=True)
-    return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+    row_max[~np.isfinite(row_max)] = 0.0  # all-masked rows: subtract nothing
+    x -= row_max  # the max of each row becomes exp(0) = 1, so nothing overflows
+    np.exp(x, out=x)
+    total = np.sum(x, axis=axis, keepdims=True)
+    np.divide(x, total, out=x, where=total > 0)  # an all-masked row is exp(-inf) = 0 everywhere and stays 0
+    return x
 
 
 def causal_mask(n_seq):  # int -> [n_seq, n_seq] bool
@@ -49,20 +55,27 @@ def combine_masks(*masks):  # several [n_seq, n_seq] bool or None -> [n_seq, n_s
     return np.logical_and.reduce(masks) if masks else None
 
 
-def similarity(q, k, kind="dot"):  # [..., n_seq, d_head], [..., n_seq, d_head] -> [..., n_seq, n_seq]
-    """Raw scores: QKᵀ (dot grows with length), or cos(q, k) (only the angle)."""
+def similarity(q, k, kind="dot", out=None):  # [..., n_seq, d_head], [..., n_seq, d_head] -> [..., n_seq, n_seq]
+    """Raw scores: QKᵀ (dot grows with length), or cos(q, k) (only the angle). out: optional result array."""
     if kind == "dot":
-        return q @ k.swapaxes(-1, -2)
+        return np.matmul(q, k.swapaxes(-1, -2), out=out)
     if kind == "cosine":
         qn = q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), 1e-12)
         kn = k / np.maximum(np.linalg.norm(k, axis=-1, keepdims=True), 1e-12)
-        return qn @ kn.swapaxes(-1, -2)
+        return np.matmul(qn, kn.swapaxes(-1, -2), out=out)
     raise ValueError(f"similarity must be one of {SIMILARITIES} (got {kind!r})")
 
 
 def score_scale(d_head, kind="dot", scale=True):  # -> float
     """1/√d_head for dot products (their spread grows like √d_head); cosine is already in [-1, 1], so 1."""
     return 1.0 / np.sqrt(d_head) if (scale and kind == "dot") else 1.0
+
+
+def mask_scores(scores, mask):  # [..., n_seq, n_seq] float32, [n_seq, n_seq] bool -> the same array
+    """-inf where the mask forbids a key (in place): exp(-inf) = 0, so that key gets no weight."""
+    if mask is not None:
+        np.copyto(scores, np.float32(-np.inf), where=~np.asarray(mask, dtype=bool))
+    return scores
 
 
 @dataclass
@@ -98,10 +111,21 @@ def attention(q, k, v, mask=None, temperature=1.0, similarity_kind="dot", scale=
     scaled = scores * s
     if bias is not None:
         scaled = scaled + np.asarray(bias, dtype=np.float32)
-    masked = scaled if mask is None else np.where(mask, scaled, np.float32(-np.inf))
+    masked = scaled if mask is None else mask_scores(scaled.copy(), mask)
     weights = softmax(masked, axis=-1, temperature=temperature)
     output = weights @ v  # [n_head, n_seq, d_head]: each query's weighted sum of value rows
     return Attention(q, k, v, scores, scaled, masked, weights, output, float(s))
+
+
+def attention_weights(q, k, mask=None, temperature=1.0, similarity_kind="dot", scale=True, out=None):
+    """The weights of attention() only, computed in place (real models' forward passes: no intermediates kept).
+
+    q, k: [n_head, n_seq, d_head]; out: optional [n_head, n_seq, n_seq] float32 to write into. Returns the weights.
+    """
+    s = np.float32(score_scale(q.shape[-1], similarity_kind, scale))
+    q = q * s if s != 1 else q  # scaling n_seq·d_head queries is cheaper than n_seq² scores; same product
+    scores = similarity(q, k, similarity_kind, out=out)
+    return softmax_inplace(mask_scores(scores, mask), temperature=temperature)
 
 
 def split_heads(x, n_head):  # [n_seq, d_model] -> [n_head, n_seq, d_head]
