@@ -1,0 +1,152 @@
+"""Heatmap, row-bar and head-grid builders: the figure holds the numbers it was given, labels stay distinct,
+masked cells read −∞, colour scales are the right kind, and head summaries match naive loops."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from attention.core import attention, causal_mask, softmax
+from attention.figures import heads, heatmaps
+
+
+def decoded(trace_value):  # plotly may hold numpy arrays or lists; compare as float arrays
+    return np.asarray(trace_value, dtype=np.float64)
+
+
+def random_weights(rng, n_head, n_seq, causal=False):  # -> [n_head, n_seq, n_seq], rows sum to 1
+    scores = rng.normal(size=(n_head, n_seq, n_seq)).astype(np.float32) * 2
+    if causal:
+        scores = np.where(causal_mask(n_seq), scores, -np.inf)
+    return softmax(scores)
+
+
+def test_weights_heatmap_holds_the_matrix_with_distinct_labels():
+    w = random_weights(np.random.default_rng(0), 1, 5)[0]
+    tokens = ["the", "cat", "saw", "the", "<b>dog</b>"]
+    fig = heatmaps.attention_heatmap(w, tokens)
+    trace = fig.data[0]
+    np.testing.assert_allclose(decoded(trace.z), w, rtol=1e-6)
+    assert list(trace.x) == list(trace.y) == ["the (0)", "cat", "saw", "the (3)", "&lt;b&gt;dog&lt;/b&gt;"]
+    assert (trace.zmin, trace.zmax) == (0.0, 1.0)  # fixed: a flatter softmax looks flatter
+    assert trace.texttemplate == "%{text}"  # n_seq <= 16: numbers in the cells
+    assert trace.text[1][2] == f"{w[1, 2]:.2f}"
+    assert fig.layout.yaxis.autorange == "reversed"  # first token on top, like the matrix
+
+
+def test_weights_use_a_sequential_scale_and_scores_a_diverging_one():
+    w = random_weights(np.random.default_rng(1), 1, 4)[0]
+    weights_fig = heatmaps.attention_heatmap(w, list("abcd"))
+    scores = np.array([[3.0, -1.0], [0.5, -6.0]], dtype=np.float32)
+    scores_fig = heatmaps.attention_heatmap(scores, ["x", "y"], kind="scores")
+    names = lambda fig: [c[1].lower() for c in fig.data[0].colorscale]  # noqa: E731
+    viridis_start = "#440154"
+    assert names(weights_fig)[0] == viridis_start
+    t = scores_fig.data[0]
+    assert (t.zmin, t.zmax, t.zmid) == (-6.0, 6.0, 0.0)  # symmetric around 0
+    assert names(scores_fig)[0] == "rgb(5,48,97)"  # RdBu reversed: dark blue for negative scores
+
+
+def test_masked_cells_are_blank_and_read_minus_infinity():
+    rng = np.random.default_rng(2)
+    q, k, v = (rng.normal(size=(4, 3)).astype(np.float32) for _ in range(3))
+    stages = attention(q, k, v, mask=causal_mask(4))
+    fig = heatmaps.stage_heatmap(stages, "masked", ["a", "b", "c", "d"])
+    z = decoded(fig.data[0].z)
+    upper = ~causal_mask(4)
+    assert np.isnan(z[upper]).all()
+    np.testing.assert_allclose(z[~upper], stages.scaled[0][~upper], rtol=1e-6)
+    assert all(fig.data[0].text[i][j] == "−∞" for i, j in zip(*np.nonzero(upper), strict=True))
+
+
+@pytest.mark.parametrize("stage, field", [("raw", "scores"), ("scaled", "scaled"), ("weights", "weights")])
+def test_each_stage_shows_its_own_matrix(stage, field):
+    rng = np.random.default_rng(3)
+    q, k, v = (rng.normal(size=(2, 5, 4)).astype(np.float32) for _ in range(3))
+    one_head = attention(q[1], k[1], v[1])
+    fig = heatmaps.stage_heatmap(one_head, stage, list("abcde"))
+    np.testing.assert_allclose(decoded(fig.data[0].z), getattr(one_head, field)[0], rtol=1e-6)
+
+
+def test_no_cell_text_for_long_sentences_and_a_shape_check():
+    w = random_weights(np.random.default_rng(4), 1, 20)[0]
+    assert heatmaps.attention_heatmap(w, [f"t{i}" for i in range(20)]).data[0].texttemplate is None
+    with pytest.raises(ValueError, match="matrix must be"):
+        heatmaps.attention_heatmap(w, ["too", "few"])
+
+
+def test_row_bars_show_one_query_row():
+    w = random_weights(np.random.default_rng(5), 1, 6)[0]
+    fig = heatmaps.row_bars(w[2], list("abcdef"), 2)
+    np.testing.assert_allclose(decoded(fig.data[0].y), w[2], rtol=1e-6)
+    assert list(fig.data[0].marker.color).count("#e45756") == 1  # the query itself is highlighted
+
+
+def naive_summary(w, tokens):  # [n_seq, n_seq] -> dict of floats, by explicit loops
+    n = len(tokens)
+    ent = [-sum(x * math.log2(x) for x in row if x > 0) for row in w]
+    punct = [i for i, t in enumerate(tokens) if t in {",", ".", "!", "?", "..."}]
+    return {
+        "entropy": sum(ent) / n,
+        "self": sum(w[i][i] for i in range(n)) / n,
+        "previous": sum(w[i][i - 1] for i in range(1, n)) / (n - 1),
+        "first": sum(w[i][0] for i in range(n)) / n,
+        "punctuation": sum(sum(w[i][j] for j in punct) for i in range(n)) / n,
+    }
+
+
+@given(st.integers(1, 4), st.integers(2, 9), st.booleans(), st.integers(0, 10_000))
+@settings(max_examples=60, deadline=None)
+def test_head_summary_matches_naive_loops(n_head, n_seq, causal, seed):
+    tokens = [[",", "the", "cat", ".", "sat", "...", "on", "it", "!"][i] for i in range(n_seq)]
+    w = random_weights(np.random.default_rng(seed), n_head, n_seq, causal)
+    summary = heads.head_summary(w, tokens)
+    for h in range(n_head):
+        expected = naive_summary(w[h].astype(np.float64).tolist(), tokens)
+        for name, value in expected.items():
+            assert summary[name][h] == pytest.approx(value, abs=1e-5), name
+
+
+@given(arrays(np.float32, (3, 5), elements=st.floats(-30, 30, width=32)))
+@settings(max_examples=60, deadline=None)
+def test_entropy_is_between_zero_and_log_n(scores):
+    e = heads.entropy(softmax(scores))
+    assert (e >= -1e-5).all() and (e <= math.log2(5) + 1e-4).all()
+
+
+def test_entropy_extremes():
+    one_hot, uniform = np.eye(4, dtype=np.float32), np.full((4, 4), 0.25, dtype=np.float32)
+    np.testing.assert_allclose(heads.entropy(one_hot), 0.0, atol=1e-7)
+    np.testing.assert_allclose(heads.entropy(uniform), 2.0, atol=1e-6)
+
+
+def test_punctuation_detection():
+    assert [heads.is_punctuation(t) for t in [",", "...", "«", "'s", "a", "", "##."]] == [
+        True, True, True, False, False, False, True,
+    ]  # fmt: skip
+
+
+def test_head_grid_is_one_figure_with_a_shared_colour_scale():
+    w = random_weights(np.random.default_rng(6), 6, 5)
+    fig = heads.head_grid(w, ["a", "b", "a", "c", "d"])
+    assert len(fig.data) == 6 and {t.coloraxis for t in fig.data} == {"coloraxis"}
+    assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == (0.0, 1.0)
+    for h, trace in enumerate(fig.data):
+        np.testing.assert_allclose(decoded(trace.z), w[h], rtol=1e-6)
+    assert list(fig.data[0].x) == ["a (0)", "b", "a (2)", "c", "d"]
+    assert heads.grid_shape(6) == (2, 4) and heads.grid_shape(1) == (1, 1)
+
+
+def test_layer_head_grid_and_summary_table():
+    w = np.stack([random_weights(np.random.default_rng(s), 3, 4) for s in range(2)])  # [2, 3, 4, 4]
+    ent = heads.mean_entropy(w)
+    assert ent.shape == (2, 3)
+    fig = heads.layer_head_grid(ent, selected=(1, 2))
+    np.testing.assert_allclose(decoded(fig.data[0].z), ent, rtol=1e-6)
+    table = heads.summary_table(w[0], ["a", ",", "b", "."])
+    assert list(table.index) == ["head 0", "head 1", "head 2"]
+    assert table.shape == (3, 5)
+    np.testing.assert_allclose(table["entropy (bits)"], ent[0], atol=1e-3)
