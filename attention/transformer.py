@@ -199,10 +199,11 @@ def run_checkpoint(ckpt: Checkpoint, text, temperature=1.0, similarity="dot", hi
         raise ValueError(f"similarity must be one of {SIMILARITIES} (got {similarity!r})")
     ids, type_ids, tokens, special, notices = encode(ckpt, text, max_tokens)
     out = forward(ckpt, ids, type_ids, temperature, similarity)
-    if temperature != 1.0 or similarity != "dot":
+    changed = [f"temperature {temperature:g}"] * (temperature != 1.0) + ["cosine similarity"] * (similarity != "dot")
+    if changed:
         notices.append(
-            f"What-if: {ckpt.name} was trained with dot-product scores at temperature 1. With temperature "
-            f"{temperature:g} and {similarity} similarity every layer's weights change, and so does each later layer."
+            f"What-if: {ckpt.name} was trained with dot-product scores at temperature 1. With {' and '.join(changed)} "
+            "every layer's weights change, and so does each later layer: these are not the model's real weights."
         )
     run = Run(
         ckpt.name, tokens, **out, temperature=temperature, similarity=similarity, special=special, notices=notices
