@@ -13,6 +13,10 @@ if [ "${1:-}" = "--dev" ]; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
     $SUDO apt-get install -y -qq chromium >/dev/null || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null; }
   fi
+  if [ ! -x /usr/sbin/nginx ]; then  # Debian's nginx for the deployment test (deploy/start.sh, tests/test_deploy.py)
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get install -y -qq nginx >/dev/null || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq nginx >/dev/null; }
+  fi
 else
   "${PIP[@]}" -r requirements.txt
 fi

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Start N Streamlit replicas on 127.0.0.1 behind Debian's nginx (sticky sessions, websocket upgrade).
+# Usage: bash deploy/start.sh N [PORT]   (nginx on PORT, default 8500; replicas on PORT+1 .. PORT+N)
+# Env: STREAMLIT_SERVER_COOKIE_SECRET (shared by all replicas; generated if unset), APP (default app.py),
+#      NGINX (default /usr/sbin/nginx), REPLICA_BASE_PORT (default PORT+1). Ctrl-C or TERM stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${1:-}
+PORT=${2:-8500}
+case "$N" in '' | *[!0-9]*) echo "usage: bash deploy/start.sh N [PORT]  (N replicas, e.g. 2)" >&2; exit 2 ;; esac
+case "$PORT" in '' | *[!0-9]*) echo "PORT must be a number (got '$PORT'); try 8500" >&2; exit 2 ;; esac
+[ "$N" -ge 1 ] || { echo "N must be >= 1 (got $N); try 2" >&2; exit 2; }
+BASE=${REPLICA_BASE_PORT:-$((PORT + 1))}
+APP=${APP:-app.py}
+NGINX=${NGINX:-/usr/sbin/nginx}
+STREAMLIT=.venv/bin/streamlit
+[ -x "$STREAMLIT" ] || STREAMLIT=$(command -v streamlit) || { echo "streamlit not found; run: bash scripts/setup.sh" >&2; exit 1; }
+[ -x "$NGINX" ] || { echo "nginx not found at $NGINX; install it: sudo apt-get install nginx (or: bash scripts/setup.sh --dev)" >&2; exit 1; }
+[ -f "$APP" ] || { echo "app not found: $APP; run from a checkout with app.py at the root" >&2; exit 1; }
+
+RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/attention-deploy.XXXXXX")
+chmod 755 "$RUN_DIR"  # nginx workers may run as another user when started by root
+PIDS=()
+cleanup() {
+  trap - EXIT INT TERM
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  echo "stopped; logs kept in $RUN_DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Every replica must sign cookies (XSRF) with the same secret, or a viewer moved to another replica is rejected.
+if [ -z "${STREAMLIT_SERVER_COOKIE_SECRET:-}" ]; then
+  STREAMLIT_SERVER_COOKIE_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+fi
+export STREAMLIT_SERVER_COOKIE_SECRET
+
+SERVERS=""
+for i in $(seq 1 "$N"); do
+  p=$((BASE + i - 1))
+  "$STREAMLIT" run "$APP" --server.address 127.0.0.1 --server.port "$p" --server.headless true \
+    >"$RUN_DIR/replica$i.log" 2>&1 &
+  PIDS+=("$!")
+  echo "replica $i pid=$! port=$p log=$RUN_DIR/replica$i.log"
+  SERVERS+="        server 127.0.0.1:$p max_fails=1 fail_timeout=10s;"$'\n'
+done
+
+# Render the template: the upstream list, the listen port, the run directory.
+CONF="$RUN_DIR/nginx.conf"
+while IFS= read -r line; do
+  if [ "$line" = "@UPSTREAM_SERVERS@" ]; then printf '%s' "$SERVERS"; else
+    line=${line//@PORT@/$PORT}; printf '%s\n' "${line//@RUN_DIR@/$RUN_DIR}"; fi
+done <deploy/nginx.conf.template >"$CONF"
+
+http_ok() {  # url -> exit 0 when it answers 200
+  if command -v curl >/dev/null; then curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; else
+    .venv/bin/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1" 2>/dev/null; fi
+}
+wait_healthy() {  # url pid what -> waits up to 120 s; fails if the process died
+  for _ in $(seq 1 240); do
+    http_ok "$1" && return 0
+    kill -0 "$2" 2>/dev/null || { echo "$3 exited during start-up; see its log in $RUN_DIR" >&2; return 1; }
+    sleep 0.5
+  done
+  echo "$3 not healthy after 120 s; see its log in $RUN_DIR" >&2
+  return 1
+}
+
+"$NGINX" -p "$RUN_DIR" -c "$CONF" -e "$RUN_DIR/error.log" >"$RUN_DIR/nginx.out" 2>&1 &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+echo "nginx pid=$NGINX_PID port=$PORT conf=$CONF"
+
+for i in $(seq 1 "$N"); do
+  wait_healthy "http://127.0.0.1:$((BASE + i - 1))/_stcore/health" "${PIDS[$((i - 1))]}" "replica $i"
+done
+wait_healthy "http://127.0.0.1:$PORT/_stcore/health" "$NGINX_PID" "nginx"
+echo "logs $RUN_DIR"
+echo "ready http://127.0.0.1:$PORT/  (Ctrl-C stops all)"
+
+# Stay in the foreground until a signal arrives or nginx exits; a dead replica is left to nginx's failover.
+wait "$NGINX_PID" || true

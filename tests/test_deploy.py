@@ -1,0 +1,284 @@
+"""Hosting: the Dockerfile's promises, and 2 replicas behind Debian's nginx serving real browser sessions."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NGINX = Path("/usr/sbin/nginx")
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+N_SESSIONS = 12  # >= 10; with a 50/50 hash split, all 12 land on one replica with probability 2 / 4096
+RENDER_TIMEOUT_MS = 120_000  # 2 cores, a dozen sessions computing at once
+
+
+# ---- the Dockerfile, read statically (no Docker engine runs here; CI runs the same setup script) ----
+
+
+def dockerfile_instructions():  # -> [(INSTRUCTION, arguments)], continuation lines joined
+    text = (ROOT / "Dockerfile").read_text()
+    joined = re.sub(r"\\\n", " ", text)
+    lines = [line.strip() for line in joined.splitlines()]
+    return [tuple(line.split(None, 1)) for line in lines if line and not line.startswith("#")]
+
+
+def test_dockerfile_builds_on_setup_script_as_non_root_with_health_check():
+    steps = [(op.upper(), args) for op, args in dockerfile_instructions()]
+    ops = [op for op, _ in steps]
+    assert steps[0] == ("FROM", "python:3.11-slim")
+    runs = [args for op, args in steps if op == "RUN"]
+    assert any("bash scripts/setup.sh" in args and "--dev" not in args for args in runs), runs
+
+    users = [args for op, args in steps if op == "USER"]
+    assert users and users[-1].split(":")[0] not in {"root", "0"}, "the container must end as a non-root USER"
+    setup_at = next(i for i, (op, args) in enumerate(steps) if op == "RUN" and "scripts/setup.sh" in args)
+    assert ops.index("USER") < setup_at, "run setup.sh as the app user, so .venv belongs to it"
+
+    health = [args for op, args in steps if op == "HEALTHCHECK"]
+    assert len(health) == 1 and "http://localhost:8501/_stcore/health" in health[0]
+    assert ("EXPOSE", "8501") in steps
+    cmd = [args for op, args in steps if op == "CMD"][-1]
+    assert re.search(r'"streamlit",\s*"run",\s*"app.py"', cmd) and '"0.0.0.0"' in cmd
+
+
+def test_dockerignore_keeps_local_environment_out_of_the_image():
+    ignored = {line.strip().rstrip("/") for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    assert {".venv", ".git"} <= ignored
+    for needed in ("app.py", "requirements.txt", "scripts", "attention", "ui", "pages"):
+        assert needed not in ignored
+
+
+@pytest.mark.parametrize("args", [[], ["zero"], ["0"], ["2", "80a"]])
+def test_start_script_rejects_bad_arguments_with_usage(args):
+    done = subprocess.run(["bash", "deploy/start.sh", *args], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert re.search(r"usage|must be", done.stderr), done.stderr
+
+
+# ---- 2 replicas behind nginx, driven by real browsers ----
+
+
+def free_port_block(n):  # -> a port p with p .. p+n-1 all free on 127.0.0.1
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + n > 65535:
+            continue
+        try:
+            held = []
+            for port in range(base, base + n):
+                sock = socket.socket()
+                held.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in held:
+                sock.close()
+    raise RuntimeError("no block of free ports on 127.0.0.1")
+
+
+class Cluster:
+    """deploy/start.sh N PORT running in its own process group; its output parsed as it arrives."""
+
+    def __init__(self, n_replica):
+        self.port = free_port_block(n_replica + 1)
+        env = {key: value for key, value in os.environ.items() if key != "APP"}  # the real app.py
+        self.proc = subprocess.Popen(
+            ["bash", "deploy/start.sh", str(n_replica), str(self.port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.output = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.output.append(line.rstrip("\n"))
+
+    def wait_ready(self, timeout=240):  # -> url
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready = [line for line in self.output if line.startswith("ready ")]
+            if ready:
+                return ready[0].split()[1]
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        time.sleep(0.5)
+        pytest.fail("deploy/start.sh did not become ready:\n" + "\n".join(self.output) + self.logs_tail())
+
+    def pids(self):  # -> {"replica 1": (pid, port), ..., "nginx": (pid, port)}
+        found = {}
+        for line in self.output:
+            match = re.match(r"(replica \d+|nginx) pid=(\d+) port=(\d+)", line)
+            if match:
+                found[match[1]] = (int(match[2]), int(match[3]))
+        return found
+
+    def run_dir(self):  # -> Path of the logs and rendered config
+        return Path(next(line.split()[1] for line in self.output if line.startswith("logs ")))
+
+    def logs_tail(self):  # -> the last lines of every log, for a failure message
+        try:
+            run_dir = self.run_dir()
+        except StopIteration:
+            return ""
+        tails = [f"\n--- {log.name}\n" + "\n".join(log.read_text().splitlines()[-15:]) for log in run_dir.glob("*.log")]
+        return "".join(tails)
+
+    def stop(self):  # TERM to the script: its trap must stop every replica and nginx
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=30)
+
+    def kill_group(self):  # safety net: whatever is left of the process group this test started
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=10)
+
+
+@contextmanager
+def cluster(n_replica):
+    started = Cluster(n_replica)
+    try:
+        yield started
+    finally:
+        try:
+            started.stop()
+        finally:
+            started.kill_group()
+
+
+def open_session(browser, url, cookies=()):  # -> (context, page, replica address that served the page)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    if cookies:
+        context.add_cookies(list(cookies))
+    page = context.new_page()
+    response = page.goto(url, wait_until="domcontentloaded", timeout=60_000)
+    assert response is not None and response.ok, f"{url} answered {response and response.status}"
+    tried = response.headers.get("x-replica", "")
+    assert tried, "nginx must name the replica in X-Replica"
+    return context, page, tried.split(",")[-1].strip()  # after a failover: "dead, live"
+
+
+def assert_renders(page):
+    page.locator('[data-testid="stApp"]').wait_for(state="visible", timeout=RENDER_TIMEOUT_MS)
+    page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=RENDER_TIMEOUT_MS)
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
+        '[data-testid="stException"]'
+    ).first.inner_text()
+
+
+def route_key(context):  # -> the stroute cookie nginx set for this browser session
+    keys = [cookie["value"] for cookie in context.cookies() if cookie["name"] == "stroute"]
+    assert len(keys) == 1, context.cookies()
+    return keys[0]
+
+
+def access_log_routes(
+    run_dir, keys, timeout=20
+):  # -> {key: [(request, status, upstream)]}, once each has its websocket
+    pattern = re.compile(r'"(\S+ \S+) [^"]*" (\d+) route=(\S+) upstream=(.*) rt=')
+    deadline = time.monotonic() + timeout
+    while True:
+        routes = {key: [] for key in keys}
+        for line in (run_dir / "access.log").read_text().splitlines():
+            match = pattern.search(line)
+            if match and match[3] in routes:
+                routes[match[3]].append((match[1], match[2], match[4]))
+        done = all(
+            any(req == "GET /_stcore/stream" and status == "101" for req, status, _ in lines)
+            for lines in routes.values()
+        )
+        if done or time.monotonic() > deadline:
+            return routes
+        time.sleep(0.5)  # nginx logs a websocket when it closes
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not NGINX.exists(), reason="Debian's nginx is not installed; run: bash scripts/setup.sh --dev")
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's Chromium is not installed; run: bash scripts/setup.sh --dev"
+)
+def test_two_replicas_behind_nginx_serve_sticky_sessions_and_survive_a_dead_replica():
+    from playwright.sync_api import sync_playwright
+
+    with cluster(2) as running, sync_playwright() as pw:
+        url = running.wait_ready()
+        replicas = {name: pid_port for name, pid_port in running.pids().items() if name.startswith("replica")}
+        addresses = {f"127.0.0.1:{port}" for _, port in replicas.values()}
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            # Every session works, and the sessions are spread over both replicas.
+            sessions = [open_session(browser, url) for _ in range(N_SESSIONS)]
+            for _, page, _ in sessions:
+                assert_renders(page)
+            served = {key: replica for key, replica in ((route_key(c), r) for c, _, r in sessions)}
+            assert len(served) == N_SESSIONS, "each browser session must get its own route cookie"
+            assert set(served.values()) == addresses, f"sessions not spread over both replicas: {served}"
+
+            # Sticky: each session's page, static files and websocket all went to the replica that served its page.
+            for context, _, _ in sessions:
+                context.close()
+            routes = access_log_routes(running.run_dir(), served)
+            for key, lines in routes.items():
+                assert ("GET /_stcore/stream", "101", served[key]) in lines, (key, lines)
+                assert {upstream for _, _, upstream in lines} == {served[key]}, (key, lines)
+
+            # Kill one replica: new sessions, and a returning viewer whose replica died, work through the other.
+            returning_key, dead_address = next(iter(served.items()))
+            dead_name = next(name for name, (_, port) in replicas.items() if f"127.0.0.1:{port}" == dead_address)
+            os.kill(replicas[dead_name][0], signal.SIGKILL)
+            live = (addresses - {dead_address}).pop()
+            returning = [{"name": "stroute", "value": returning_key, "url": url}]
+            after = [open_session(browser, url, returning)] + [open_session(browser, url) for _ in range(3)]
+            for context, page, replica in after:
+                assert replica == live
+                assert_renders(page)
+                context.close()
+        except BaseException:
+            print("\n".join(running.output) + running.logs_tail())
+            raise
+        finally:
+            browser.close()
+
+        # Ctrl-C/TERM to the script stops everything it started.
+        others = [pid for name, (pid, _) in running.pids().items() if name != dead_name]
+        running.stop()
+        for pid in others:
+            assert not pid_alive(pid), f"process {pid} outlived deploy/start.sh"
+
+
+def pid_alive(pid):  # -> True while the process exists and is not a zombie
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/stat")
+    return not (status.exists() and status.read_text().split()[2] == "Z")
