@@ -1,0 +1,123 @@
+"""A Run as plain arrays, written to .npz (numpy) or .json (any language), for scripts, notebooks and papers.
+
+Keys (the same in both formats):
+  tokens     [n_seq] str                             the tokens as the model sees them
+  attention  [n_layer, n_head, n_seq, n_seq] float32 softmax weights; each row sums to 1 (0 if fully masked)
+  scores     [n_layer, n_head, n_seq, n_seq] float32 raw QKᵀ (or cosine), before scaling, masking, softmax
+  queries, keys, values  [n_layer, n_head, n_seq, d_head] float32
+  hidden     [n_layer + 1, n_seq, d_model] float32   hidden[0] = input embeddings; lecture model: hidden[s]
+                                                      is the state after s pull steps
+  mask       [n_seq, n_seq] bool                     True where a query may look at a key
+  special, unknown  [n_seq] bool                     [CLS]/[SEP]-like tokens; lecture words not in the vocabulary
+  model      str; settings: dict (in .npz a JSON string); notices: [str] what the user was told (truncation, ...)
+"""
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .run import raw_scores
+
+FORMATS = (".npz", ".json")
+ARRAYS = ("attention", "scores", "queries", "keys", "values", "hidden", "mask", "special", "unknown")
+
+
+def run_settings(run, settings=None):  # (Run, dict | None) -> dict of plain JSON values
+    """What the Run records about how it was computed, plus the caller's own settings (which win)."""
+    recorded = {"temperature": float(run.temperature), "similarity": run.similarity, "scale": bool(run.scale)}
+    extra = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in (settings or {}).items()}
+    return recorded | extra
+
+
+def run_to_arrays(run, settings=None):  # Run -> {key: list[str] | np.ndarray | str | dict | list}
+    """Every exported key (see the module docstring for shapes); arrays are float32 or bool."""
+    n_seq = run.n_seq
+    flags = {name: getattr(run, name) for name in ("special", "unknown")}
+    return {
+        "tokens": [str(t) for t in run.tokens],
+        "attention": np.asarray(run.weights, dtype=np.float32),
+        "scores": raw_scores(run),
+        "queries": np.asarray(run.queries, dtype=np.float32),
+        "keys": np.asarray(run.keys, dtype=np.float32),
+        "values": np.asarray(run.values, dtype=np.float32),
+        "hidden": np.asarray(run.hidden, dtype=np.float32),
+        "mask": np.ones((n_seq, n_seq), bool) if run.mask is None else np.asarray(run.mask, dtype=bool),
+        **{k: np.zeros(n_seq, bool) if v is None else np.asarray(v, dtype=bool) for k, v in flags.items()},
+        "model": str(run.model),
+        "settings": run_settings(run, settings),
+        "notices": [str(n) for n in run.notices],
+    }
+
+
+def to_npz_bytes(run, settings=None):  # Run -> bytes of a compressed .npz
+    """A .npz that np.load reads without pickle; json.loads(str(f["settings"])) gives the settings."""
+    arrays = run_to_arrays(run, settings)
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer,
+        tokens=np.array(arrays["tokens"], dtype=str),
+        model=np.array(arrays["model"]),
+        settings=np.array(json.dumps(arrays["settings"])),
+        notices=np.array(arrays["notices"], dtype=str),
+        **{k: arrays[k] for k in ARRAYS},
+    )
+    return buffer.getvalue()
+
+
+def json_numbers(a):  # np.ndarray -> str: nested JSON lists
+    """Each float32 written in its shortest exact form ("0.1", not 0.10000000149011612); NaN/inf become null."""
+    if a.dtype == bool:
+        return json.dumps(a.tolist())
+    text = a.astype(np.float32).astype(str)
+    text[~np.isfinite(a)] = "null"
+
+    def nest(t):  # [..., n] str -> "[[...], ...]"
+        return "[" + ",".join(nest(row) for row in t) + "]" if t.ndim > 1 else "[" + ",".join(t.tolist()) + "]"
+
+    return nest(text) if text.ndim else text.item()
+
+
+def to_json_bytes(run, settings=None):  # Run -> UTF-8 bytes of one JSON object
+    """One JSON object: the metadata first, then each array as nested lists of floats (or booleans)."""
+    arrays = run_to_arrays(run, settings)
+    head = {k: arrays[k] for k in ("model", "settings", "tokens", "notices")}
+    head["shapes"] = {k: list(arrays[k].shape) for k in ARRAYS}
+    parts = [f'  "{k}": {json.dumps(v, ensure_ascii=False)}' for k, v in head.items()]
+    parts += [f'  "{k}": {json_numbers(arrays[k])}' for k in ARRAYS]
+    return ("{\n" + ",\n".join(parts) + "\n}\n").encode("utf-8")
+
+
+def check_format(path):  # str | Path -> ".npz" | ".json"
+    """The format is chosen by the file's extension; anything else is refused with the choices."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise ValueError(f"cannot tell the format of {str(path)!r}: the file name must end in .npz or .json")
+    return suffix
+
+
+def write(run, path, settings=None):  # (Run, str | Path) -> Path written
+    """Write the Run to `path` as .npz or .json, chosen by the extension."""
+    suffix = check_format(path)
+    data = to_npz_bytes(run, settings) if suffix == ".npz" else to_json_bytes(run, settings)
+    path = Path(path)
+    path.write_bytes(data)
+    return path
+
+
+def load(path):  # str | Path -> dict with the same keys as run_to_arrays (arrays as numpy)
+    """Read back a file written by `write` (no pickle), for notebooks and tests."""
+    suffix = check_format(path)
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+        data["tokens"], data["notices"] = data["tokens"].tolist(), data["notices"].tolist()
+        data["model"], data["settings"] = str(data["model"]), json.loads(str(data["settings"]))
+        return data
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    shapes = data.pop("shapes")
+    for k in ARRAYS:
+        dtype = bool if k in ("mask", "special", "unknown") else np.float32
+        data[k] = np.array(data[k], dtype=dtype).reshape(shapes[k])
+    return data
