@@ -26,7 +26,7 @@ PAGES = [  # file, title, icon, url path
     ("compare.py", "Compare", ":material/compare:", "compare"),
 ]
 
-st.set_page_config(page_title="Attention, visible", page_icon=":material/visibility:", layout="wide")
+st.set_page_config(page_title="Attention, visible", page_icon="👁️", layout="wide")  # emoji: no icon CDN
 page = st.navigation(
     [
         st.Page(f"pages/{file}", title=title, icon=icon, url_path=path, default=path == "")

@@ -1,11 +1,61 @@
-"""Overview (placeholder while the page is built)."""
+"""Overview: the sixty-second lecture. Who looks at whom (weights), and where that moves each word (the pull)."""
 
+import numpy as np
 import streamlit as st
 
-from ui import page, sidebar
+from attention.figures.heatmaps import attention_heatmap
+from attention.figures.pull import pull_figure, pull_table
+from attention.pull import top_context
+from ui import cache, page, sidebar
 
 settings = sidebar.current()
-page.header("Overview", "Attention, in one minute.")
+page.header(
+    "Attention, visible",
+    "Every word looks at every other word and takes in a little of each, in proportion to how well they match. "
+    "Left: how much each word looks at each other word. Right: how that moves each word's meaning.",
+)
 run = page.load(settings)
+labels = page.labels(run)
+
+
+def default_word():  # -> index: the sentence's ambiguous word (apple, bank, it, ...), else the one that moves most
+    from attention.vocab import AMBIGUOUS
+
+    hits = [i for i, t in enumerate(run.tokens) if t.lower() in AMBIGUOUS]
+    return hits[0] if hits else int(np.argmax(np.linalg.norm(run.hidden[-1] - run.hidden[0], axis=-1)))
+
+
+with st.columns([1, 3])[0]:
+    word = page.url_choice("Follow one word", list(range(run.n_seq)), key="word", default=default_word(),
+                           format_func=labels.__getitem__)  # fmt: skip
 page.notices(run, settings)
-st.write(run.n_seq)
+
+left, right = st.columns(2, gap="medium")
+with left:
+    layer, head = settings.layer, settings.head
+    weights = run.weights[layer, head]
+    fig = attention_heatmap(weights, run.tokens, title=f"Attention weights · layer {layer}, head {head}",
+                            present=settings.present, height=560)  # fmt: skip
+    page.chart(fig, f"overview-weights-L{layer}-H{head}")
+    page.csv_download(weights, f"weights-L{layer}-H{head}", rows=labels, cols=labels)
+with right:
+    paths, reference, words, groups, evr = cache.get_pull(settings, k=2)
+    context = top_context(run.weights[:, :, word].mean(axis=(0, 1)), run.tokens, k=3, exclude=word)
+    fig = pull_figure(run.tokens, paths, evr, reference=reference, reference_words=words, reference_groups=groups,
+                      selected=word, context=context, present=settings.present,
+                      title="Context pull: before (hollow) → after (filled)")  # fmt: skip
+    page.chart(fig, "overview-context-pull")
+    page.csv_download(pull_table(labels, paths), "context-pull-pca")
+
+moved = float(np.linalg.norm(run.hidden[-1, word] - run.hidden[0, word]))
+looks = ", ".join(f"{page.md_escape(w)} ({v:.0%})" for w, v in context) or "only itself"
+st.markdown(
+    f"**{page.md_escape(labels[word])}** looks mostly at {looks}, and moves {moved:.2f} units in embedding space as its context pulls on it."
+)
+page.formula(
+    r"\text{Attention}(Q, K, V) = \operatorname{softmax}\!\left(\frac{QK^\top}{\sqrt{d_{head}}}\right) V"
+    r"\qquad x' = (1-\alpha)\,x + \alpha\,\text{Attention}(x)",
+    caption="Q = XW_q, K = XW_k, V = XW_v. Each row of the softmax adds up to 1; α sets how far each word "
+    f"moves toward what it looked at (α = {settings.alpha:g} for the lecture model).",
+)
+page.state_downloads(run, "attention-run")

@@ -12,14 +12,14 @@ import streamlit as st
 
 from attention import registry
 
-LECTURE_ONLY = ("n_head", "preset", "alpha", "steps")  # real checkpoints ignore these
-SHARED = ("temperature", "causal", "similarity")
+LECTURE = ("n_head", "preset", "alpha", "steps", "temperature", "causal", "similarity")
+REAL = ("temperature", "similarity", "hide_special")  # a real model's causality is its own (GPT-2 is causal)
 MAX_ENTRIES = 64
 
 
 def run_options(settings):  # Settings -> tuple of (name, value): the backend keyword arguments, hashable
     """The settings that change what the model computes, as a small hashable key."""
-    names = SHARED + (LECTURE_ONLY if settings.model == registry.LECTURE else ("hide_special",))
+    names = LECTURE if settings.model == registry.LECTURE else REAL
     return tuple((name, getattr(settings, name)) for name in names)
 
 
@@ -45,3 +45,26 @@ def get_run(settings, weights=None):  # (Settings, {name: array} | None) -> Run
     """Run the backend for these settings (cached). Raises ValueError with a message meant for the page."""
     weights = dict(weights) if weights else None
     return _cached_run(settings.model, settings.text, run_options(settings), weights_digest(weights), weights)
+
+
+@st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
+def _cached_pull(model, text, options, k):  # -> (paths, reference points | None, words, groups, evr)
+    from attention.pull import pca_trajectories
+
+    run = _cached_run(model, text, options, "", None)
+    if model != registry.LECTURE:
+        paths, _, evr = pca_trajectories(run.hidden, n_components=k)
+        return paths, None, [], [], evr
+    from attention import lecture
+
+    n_axes = len(lecture.AXES)  # the meaning axes only: position would spread the words along the sentence
+    words = list(lecture.reference_words(per_axis=4))
+    vectors = np.stack([lecture.word_vector(w) for w in words])[:, :n_axes]
+    paths, reference, evr = pca_trajectories(run.hidden[:, :, :n_axes], reference=vectors, n_components=k)
+    groups = [lecture.AXES[int(np.argmax(v))] for v in vectors]
+    return paths, reference, words, groups, evr
+
+
+def get_pull(settings, k=2):  # -> (paths [n_layer+1, n_seq, k], reference [n_ref, k] | None, words, groups, evr [k])
+    """Every token's path through the layers in one PCA (lecture model: with reference words), cached."""
+    return _cached_pull(settings.model, settings.text, run_options(settings), k)

@@ -10,6 +10,7 @@ A page reads like a recipe:
 
 import io
 import re
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -92,12 +93,11 @@ def csv_download(data, name, rows=None, cols=None, label=None):
     )
 
 
-def state_downloads(run, name="attention-run"):
-    """The whole run as .npz and .json, through the backend's exporter (when it is installed)."""
-    try:
-        from attention import export
-    except ImportError:
-        return
+def state_downloads(run, name="attention-run", settings=None):
+    """The whole run and the view's settings as .npz and .json, through the backend's exporter."""
+    from attention import export
+
+    view = asdict(settings or sidebar.current())
     c1, c2 = st.columns(2)
     for col, ext, fn, mime in [
         (c1, "npz", "to_npz_bytes", "application/octet-stream"),
@@ -106,7 +106,7 @@ def state_downloads(run, name="attention-run"):
         if hasattr(export, fn):
             col.download_button(
                 f"Whole run as .{ext}",
-                lambda fn=fn: getattr(export, fn)(run),
+                lambda fn=fn: getattr(export, fn)(run, view),
                 file_name=f"{name}.{ext}",
                 mime=mime,
                 key=f"state-{name}-{ext}",

@@ -2,10 +2,12 @@
 
 from dataclasses import dataclass
 
+from attention.examples import DEFAULT_EXAMPLE, EXAMPLES
+
 
 @dataclass(frozen=True)
 class Settings:
-    text: str = "I ate an apple and a banana"
+    text: str = EXAMPLES[DEFAULT_EXAMPLE]  # the preset the sidebar opens with
     model: str = "lecture"  # "lecture" or an allowlisted real model name
     layer: int = 0
     head: int = 0
@@ -16,5 +18,6 @@ class Settings:
     similarity: str = "dot"  # dot | cosine
     alpha: float = 0.5  # context pull strength (lecture model)
     steps: int = 1  # pull steps (lecture model): one "layer" per step
+    # The lecture model's defaults (attention.lecture.DEFAULTS) are the ones above: the pull is clearly visible.
     hide_special: bool = False  # real models: hide [CLS]/[SEP] and renormalise rows
     present: bool = False  # presentation mode: bigger fonts, controls collapsed

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from attention import registry
 from attention.examples import EXAMPLES
 from ui import cache, params
 from ui.settings import Settings
@@ -85,6 +86,14 @@ def _dims(settings):  # -> (n_layer, n_head) of the run these settings give, wit
         return (settings.steps if settings.model == "lecture" else 1), settings.n_head
 
 
+def _describe(model):  # -> str: the model's one-line description for the selector's help
+    describe = getattr(registry, "describe", None)
+    try:
+        return describe(model) if describe else None
+    except ValueError:
+        return None
+
+
 def _value(name):
     return st.session_state.get(KEY(name), getattr(params.DEFAULTS, name))
 
@@ -96,25 +105,24 @@ def sidebar():  # -> Settings
     models, presets, heads = params.model_choices(), params.preset_choices(), params.n_head_choices()
     for name, choices in [("model", models), ("preset", presets), ("n_head", heads), ("similarity", None)]:
         _keep(name, choices)
-    for name in ("alpha", "steps", "hide_special", "layer", "head"):
+    for name in ("alpha", "steps", "causal", "hide_special", "layer", "head"):
         _keep(name)
     with st.sidebar:
         st.selectbox("Example sentence", [CUSTOM, *EXAMPLES], key=KEY("example"), on_change=_use_example)
         st.text_area("Sentence", key=KEY("text"), max_chars=params.MAX_TEXT, on_change=_typed_text, height=90)
-        st.selectbox("Model", models, key=KEY("model"))
+        st.selectbox("Model", models, key=KEY("model"), help=_describe(_value("model")))
         lecture = _value("model") == "lecture"
         if lecture:
-            st.caption("Lecture model: 8 hand-made dimensions you can read.")
             c1, c2 = st.columns(2)
             c1.selectbox("n_head", heads, key=KEY("n_head"), help="heads; each gets d_model / n_head features")
             c2.selectbox("Weights", presets, key=KEY("preset"), help="how W_q, W_k, W_v are chosen")
             st.slider("α (pull strength)", *params.ALPHA, step=0.05, key=KEY("alpha"))
             st.slider("Steps (layers)", *params.STEPS, key=KEY("steps"))
+            st.toggle("Causal mask (decoder)", key=KEY("causal"), help="each token sees only itself and earlier ones")
         else:
             st.toggle("Hide [CLS]/[SEP]", key=KEY("hide_special"), help="drop special tokens, renormalise rows")
         st.slider("Temperature", *params.TEMPERATURE, step=0.1, key=KEY("temperature"), help="softmax(scores / T)")
         st.radio("Similarity", params.SIMILARITIES, key=KEY("similarity"), horizontal=True)
-        st.toggle("Causal mask (decoder)", key=KEY("causal"), help="each token sees only itself and earlier tokens")
         partial = _settings(layer=0, head=0)
         n_layer, n_head = _dims(partial)
         _clamp("layer", n_layer)

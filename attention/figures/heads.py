@@ -72,7 +72,7 @@ def grid_shape(n_head, max_cols=4):  # -> (rows, cols)
 
 
 def head_grid(weights, tokens, titles=None, present=False, selected=None):  # [n_head, n_seq, n_seq] -> go.Figure
-    """Every head of one layer as small multiples in ONE figure, on one shared [0, 1] colour scale."""
+    """Every head of one layer as small multiples in ONE figure, on one shared colour scale (0 to the top weight)."""
     weights = np.asarray(weights, dtype=np.float32)
     n_head, n_seq = weights.shape[0], weights.shape[-1]
     labels = np.array(token_labels(tokens), dtype=object)
@@ -107,7 +107,12 @@ def head_grid(weights, tokens, titles=None, present=False, selected=None):  # [n
             type="category", autorange="reversed", showticklabels=show_labels and c == 0, row=r + 1, col=c + 1
         )
     fig.update_layout(
-        coloraxis=dict(colorscale=WEIGHTS_SCALE, cmin=0.0, cmax=1.0, colorbar=dict(title=dict(text="weight"))),
+        coloraxis=dict(
+            colorscale=WEIGHTS_SCALE,
+            cmin=0.0,
+            cmax=max(float(weights.max(initial=0.0)), 0.05),
+            colorbar=dict(title=dict(text="weight")),
+        ),  # fmt: skip
         plot_bgcolor="#f0f0f0",
     )
     per_row = 300 if cols > 2 else 380

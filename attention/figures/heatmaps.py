@@ -1,7 +1,7 @@
 """Query × key heatmaps and a query's row as bars. Pure: arrays in, plotly figures out (usable in Jupyter).
 
 Rows are queries (the token that looks), columns are keys (the token looked at). Signed scores use a
-diverging scale centred on 0; weights use Viridis on a fixed [0, 1] so a flatter softmax looks flatter.
+diverging scale centred on 0; weights use Viridis from 0 to the largest weight (the colour bar says which).
 Masked cells (-inf) are drawn blank and labelled −∞.
 
     from attention.figures.heatmaps import attention_heatmap
@@ -37,10 +37,11 @@ def finite(matrix):  # [..] -> [..] float32 with ±inf as NaN (plotly cannot col
 
 
 def colour_range(matrix, kind):  # -> dict(colorscale=..., zmin=..., zmax=..., [zmid=...])
-    """Weights: Viridis on [0, 1]. Scores: a diverging scale symmetric around 0."""
-    if kind == "weights":
-        return dict(colorscale=WEIGHTS_SCALE, zmin=0.0, zmax=1.0)
+    """Weights: Viridis from 0 to the largest weight. Scores: a diverging scale symmetric around 0."""
     m = finite(matrix)
+    if kind == "weights":  # anchored at 0; the top is the largest weight, so flat rows still show contrast
+        top = float(np.nanmax(m)) if np.isfinite(m).any() else 1.0
+        return dict(colorscale=WEIGHTS_SCALE, zmin=0.0, zmax=max(top, 0.05))
     bound = float(np.nanmax(np.abs(m))) if np.isfinite(m).any() else 1.0
     bound = bound if bound > 0 else 1.0
     return dict(colorscale=SCORES_SCALE, zmin=-bound, zmax=bound, zmid=0.0)
