@@ -65,7 +65,7 @@ BAD = [  # (key, raw value): each must fall back to the default with a notice
     ("alpha", "1.01"),
     ("alpha", "-0.1"),
     ("steps", "0"),
-    ("steps", "7"),
+    ("steps", str(params.STEPS[1] + 1)),
     ("n_head", str(next(h for h in range(2, 99) if h not in params.n_head_choices()))),  # does not divide d_model
     ("n_head", "0"),
     ("preset", "../presets"),
