@@ -23,7 +23,7 @@ _N_SEM = len(AXES)
 def check_n_head(n_head):  # raises ValueError unless 1 <= n_head <= 8 and n_head divides d_model
     """The lecture model takes 1-8 heads that split d_model = 24 evenly (core.check_heads says which)."""
     check_heads(D_MODEL, n_head)
-    if n_head > MAX_HEADS:
+    if isinstance(n_head, bool) or n_head > MAX_HEADS:
         ok = [h for h in range(1, MAX_HEADS + 1) if D_MODEL % h == 0]
         raise ValueError(f"n_head must be 1-{MAX_HEADS} and divide d_model = {D_MODEL} (got {n_head}); try one of {ok}")
 
