@@ -17,6 +17,22 @@ SECOND = "#f58518"  # the second sentence on the compare page
 FAINT = "#b0b0b0"
 
 
+def before_after(run, layer=0):  # Run -> ([n_seq, d_model] before, [n_seq, d_model] after)
+    """What attention moved: lecture model, the embeddings and the last pull step; a real model, one layer's
+    input and that input plus the layer's attention output (the residual stream, before LayerNorm)."""
+    if run.model == "lecture":
+        return run.hidden[0], run.hidden[-1]
+    layer = min(max(int(layer), 0), run.n_layer - 1)
+    return run.hidden[layer], run.hidden[layer] + run.attn_out[layer]
+
+
+def background_axes(x, must=(), top=3):  # [n_seq, n_axes] embeddings -> sorted axis indices
+    """The meaning axes worth showing behind a sentence: where its words weigh most, plus any in `must`
+    (e.g. both senses of an ambiguous word). Fewer background clusters keep the PCA about this sentence."""
+    mass = np.abs(np.asarray(x, dtype=np.float32)).sum(axis=0)  # [n_axes]
+    return sorted({int(i) for i in np.argsort(-mass, kind="stable")[:top]} | {int(i) for i in must})
+
+
 def axis_titles(evr):  # [k] explained variance ratio -> ["PC1 (41% of variance)", ...]
     """Axis names that say how much of the spread each principal component shows."""
     return [f"PC{i + 1} ({100 * float(r):.0f}% of variance)" for i, r in enumerate(evr)]
@@ -36,21 +52,37 @@ def _scatter(points, **kwargs):  # [n, k] -> go.Scatter or go.Scatter3d
     return trace(**_xyz(points), **kwargs)
 
 
-def reference_trace(points, words, groups=None):  # [n_ref, k], n_ref words -> faint labelled background
-    """Reference vocabulary (faint), hover says which cluster each word stands for."""
-    groups = list(words) if groups is None else groups
-    hover = [f"{escape(w)} ({escape(g)})" if g != w else escape(w) for w, g in zip(words, groups, strict=True)]
-    return _scatter(
-        np.asarray(points, dtype=np.float32),
-        mode="markers+text",
+def reference_traces(points, words, groups=None):  # [n_ref, k], n_ref words -> faint labelled background
+    """Reference vocabulary as faint points (hover names the word). With groups (the axis each word stands
+    for), each cluster is labelled once at its centre ("food", "technology"), so the labels never pile up."""
+    points = np.asarray(points, dtype=np.float32)
+    hover = [escape(w) if groups is None else f"{escape(w)} ({escape(g)})" for w, g in zip(words, groups or words, strict=True)]  # fmt: skip
+    dots = _scatter(
+        points,
+        mode="markers" if groups else "markers+text",
         name="reference words",
-        text=[escape(w) for w in words],
+        text=hover if groups else [escape(w) for w in words],
         hovertext=hover,
         hoverinfo="text",
         textposition="top center",
         textfont=dict(color=FAINT),
-        marker=dict(color=FAINT, size=5, opacity=0.6),
+        marker=dict(color=FAINT, size=6, opacity=0.6),
     )
+    if not groups:
+        return [dots]
+    names = list(dict.fromkeys(groups))
+    centres = np.stack([points[[g == n for g in groups]].mean(axis=0) for n in names])
+    labels = _scatter(
+        centres,
+        mode="text",
+        name="meanings",
+        text=[f"<i>{escape(n)}</i>" for n in names],
+        hoverinfo="skip",
+        textposition="middle center",
+        textfont=dict(color="#888888", size=15),
+        showlegend=False,
+    )
+    return [dots, labels]
 
 
 def path_traces(labels, paths, colour, name, highlight=None):  # n_seq labels, [n_points, n_seq, k] -> traces
@@ -114,7 +146,7 @@ def arrow_annotations(paths, colour, highlight=None, note=None):  # [n_points, n
             out.append(
                 dict(
                     x=float(x1), y=float(y1), xref="x", yref="y", text=note, showarrow=False,
-                    yshift=28, bgcolor="rgba(255,255,255,0.85)", bordercolor=SELECTED, font=dict(color=SELECTED),
+                    xanchor="left", xshift=14, yshift=-16, bgcolor="rgba(255,255,255,0.85)", bordercolor=SELECTED, font=dict(color=SELECTED),
                 )
             )  # fmt: skip
     return out
@@ -139,7 +171,7 @@ def pull_figure(
         note = f"<b>{labels[selected]}</b> ← " + context_text(context)
     fig = go.Figure()
     if reference is not None and len(reference):
-        fig.add_trace(reference_trace(reference, reference_words, reference_groups))
+        fig.add_traces(reference_traces(reference, reference_words, reference_groups))
     for trace in path_traces(labels, paths, TOKEN, "tokens", highlight=selected):
         fig.add_trace(trace)
     _finish(fig, paths, evr, [(paths, TOKEN, selected, note)], title, present)
@@ -154,7 +186,7 @@ def compare_pull_figure(
     paths_a, paths_b = np.asarray(paths_a, dtype=np.float32), np.asarray(paths_b, dtype=np.float32)
     fig = go.Figure()
     if reference is not None and len(reference):
-        fig.add_trace(reference_trace(reference, reference_words, reference_groups))
+        fig.add_traces(reference_traces(reference, reference_words, reference_groups))
     for trace in path_traces([f"{t} ·A" for t in token_labels(tokens_a)], paths_a, TOKEN, "A", word_a):
         fig.add_trace(trace)
     for trace in path_traces([f"{t} ·B" for t in token_labels(tokens_b)], paths_b, SECOND, "B", word_b):

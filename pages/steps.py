@@ -1,0 +1,185 @@
+"""/steps: the whole computation with this sentence's own numbers, editable lecture weights, and why ÷√d_head."""
+
+import numpy as np
+import streamlit as st
+
+from attention.core import merge_heads
+from attention.figures.common import token_labels
+from attention.figures.steps import STATS, Panel, panels_table, saturation_figure, saturation_table, stage_grid
+from attention.run import stages
+from attention.saturation import saturation
+from ui import page, sidebar
+
+WEIGHT_NAMES = ("w_q", "w_k", "w_v", "w_o")
+SHOWN = {"w_q": "W_q", "w_k": "W_k", "w_v": "W_v", "w_o": "W_o"}
+MAX_WEIGHT = 100.0  # edited entries beyond this only overflow the softmax; they teach nothing more
+VERSION = "steps_edit_version"  # bumped by Reset: fresh editors start from the preset again
+
+
+@st.cache_data(show_spinner=False)
+def preset_matrices(preset, n_head):  # -> {name: [d_model, d_model]} and the d_model axis labels
+    from attention.lecture import AXIS_LABELS
+    from attention.presets import preset_weights
+
+    weights = preset_weights(preset, n_head)
+    return {name: np.asarray(weights[name], dtype=np.float32) for name in WEIGHT_NAMES}, list(AXIS_LABELS)
+
+
+@st.cache_data(show_spinner=False)
+def saturation_demo():  # the √d_head statistics do not depend on the sentence: compute once per server
+    return saturation()
+
+
+def check_matrix(name, matrix, dims):  # [d_model, d_model] -> error message or None
+    """An edited matrix must hold finite numbers of sensible size; say which cell is wrong and what to do."""
+    bad = ~np.isfinite(matrix)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        return f"{SHOWN[name]}[{dims[r]}, {dims[c]}] is empty or not a number; type a number there or press Reset."
+    big = np.abs(matrix) > MAX_WEIGHT
+    if big.any():
+        r, c = np.argwhere(big)[0]
+        return (
+            f"{SHOWN[name]}[{dims[r]}, {dims[c]}] = {matrix[r, c]:g} is too large; "
+            f"keep weights within ±{MAX_WEIGHT:g} (softmax is already one-hot long before that)."
+        )
+    return None
+
+
+def weight_editors(settings):  # -> ({name: matrix} edited, or None when nothing differs from the preset)
+    """W_q, W_k, W_v, W_o as editable tables; invalid edits are reported and replaced by the preset."""
+    base, dims = preset_matrices(settings.preset, settings.n_head)
+    version = st.session_state.setdefault(VERSION, 0)
+    d_head = len(dims) // settings.n_head
+    st.caption(
+        f"Rows: the input's {len(dims)} dimensions. Columns: the output's dimensions; with n_head = "
+        f"{settings.n_head}, head h uses columns {d_head}·h to {d_head}·h + {d_head - 1} (d_head = {d_head}). "
+        "Click a cell, type a number, press Enter: everything below updates."
+    )
+    edited, errors = {}, []
+    for tab, name in zip(st.tabs([SHOWN[n] for n in WEIGHT_NAMES]), WEIGHT_NAMES, strict=True):
+        with tab:
+            frame = page.table(base[name], rows=dims, cols=dims)
+            key = f"edit_{name}_{settings.preset}_{settings.n_head}_{version}"
+            out = st.data_editor(frame, key=key, width="content")
+            matrix = out.to_numpy(dtype=np.float32, na_value=np.nan)
+            error = check_matrix(name, matrix, dims)
+            if error:
+                errors.append(error)
+                matrix = base[name]
+            edited[name] = matrix
+    for error in errors:
+        st.error(page.md_escape(error), icon="✋")
+    if st.button("Reset weights to the preset", icon=":material/restart_alt:"):
+        st.session_state[VERSION] = version + 1
+        st.rerun()
+    changed = any(not np.array_equal(edited[n], base[n]) for n in WEIGHT_NAMES)
+    return (edited if changed else None), base, dims
+
+
+def head_columns(dims, n_head, head):  # -> the d_head labels of one head's slice
+    d_head = len(dims) // n_head
+    return [f"{d}" for d in dims[head * d_head : (head + 1) * d_head]]
+
+
+def section(title, panels, name, n_cols=None, present=False):
+    """One row of the computation: a stage grid with its CSV."""
+    st.subheader(title)
+    page.chart(stage_grid(panels, n_cols=n_cols, present=present), name)
+    page.csv_download(panels_table(panels), name)
+
+
+settings = sidebar.current()
+page.header(
+    "Step by step",
+    "Follow one sentence through attention, one matrix at a time, with its real numbers.",
+)
+page.formula(
+    r"Q = XW_q,\; K = XW_k,\; V = XW_v,\quad \text{head} = \operatorname{softmax}\!\Big(\frac{QK^\top}{\sqrt{d_{head}}}"
+    r" + \text{mask}\Big)V,\quad \text{output} = \operatorname{Concat}(\text{head}_1..\text{head}_h)\,W_o",
+    caption="Every matrix below is one term of this formula, computed for the sentence in the sidebar.",
+)
+lecture = settings.model == "lecture"
+x_slot = st.container()
+weights, base, dims = None, None, None
+if lecture:
+    st.subheader("2 · The learned weights W_q, W_k, W_v, W_o  [d_model, d_model]")
+    weights, base, dims = weight_editors(settings)
+run = page.load(settings, weights)
+page.notices(run, settings)
+
+layer, head = min(settings.layer, run.n_layer - 1), min(settings.head, run.n_head - 1)
+rows = token_labels(run.tokens)
+x = run.hidden[layer]  # [n_seq, d_model]: the input of this layer (the embeddings at layer 0)
+dims = dims or [str(i) for i in range(run.d_model)]
+cols = head_columns(dims, run.n_head, head) if lecture else [str(i) for i in range(run.d_head)]
+st_ = stages(run, layer, head)  # this head's every stage, [1, ...]
+where = f"layer {layer}, head {head}" + (f" of {run.n_head}" if run.n_head > 1 else "")
+
+with x_slot:
+    st.subheader(f"1 · The input X  [n_seq, d_model]  ({'embeddings' if layer == 0 else f'after {layer} step(s)'})")
+    st.caption("One row per token. In the lecture model every column is a meaning you can read." if lecture else "")
+    page.chart(stage_grid([Panel("X", x, rows, dims, "[n_seq, d_model]")], present=settings.present), "steps-x")
+    page.csv_download(x, "steps-x", rows=run.tokens, cols=dims)
+
+if not lecture:
+    st.info("Real checkpoints' weight matrices are not editable here; the numbers below are the model's own.")
+q_name = "Q = X·W_q" if lecture else "Q"
+section(
+    f"3 · Queries, keys, values for {where}  [n_seq, d_head]",
+    [
+        Panel(q_name, st_.queries[0], rows, cols, "[n_seq, d_head]"),
+        Panel(q_name.replace("Q", "K").replace("_q", "_k"), st_.keys[0], rows, cols, "[n_seq, d_head]"),
+        Panel(q_name.replace("Q", "V").replace("_q", "_v"), st_.values[0], rows, cols, "[n_seq, d_head]"),
+    ],
+    "steps-qkv",
+    present=settings.present,
+)
+mask = np.ones((run.n_seq, run.n_seq), dtype=bool) if run.mask is None else run.mask
+section(
+    "4 · Scores become weights  [n_seq, n_seq]: each row is a query, each column a key",
+    [
+        Panel("QKᵀ" if run.similarity == "dot" else "cos(q, k)", st_.scores[0], rows, rows, "[n_seq, n_seq]"),
+        Panel(
+            f"× {st_.scale:.3g}" + (" (÷√d_head)" if st_.scale != 1 else ""),
+            st_.scaled[0],
+            rows,
+            rows,
+            "[n_seq, n_seq]",
+        ),
+        Panel("mask" + (" (causal)" if settings.causal else " (none)"), mask, rows, rows, "[n_seq, n_seq]", "mask"),
+        Panel(f"softmax(· / {run.temperature:g})", st_.weights[0], rows, rows, "[n_seq, n_seq]", "weights"),
+    ],
+    "steps-scores",
+    n_cols=2,
+    present=settings.present,
+)
+concat = merge_heads(run.weights[layer] @ run.values[layer])  # [n_seq, d_model]: every head's weights·V
+out_panels = [
+    Panel("weights·V", st_.output[0], rows, cols, "[n_seq, d_head]"),
+    Panel("Concat(heads)", concat, rows, dims, "[n_seq, d_model]"),
+    Panel("Concat·W_o", run.attn_out[layer], rows, dims, "[n_seq, d_model]"),
+]
+if lecture:
+    out_panels.append(Panel("new X = (1−α)X + α·out", run.hidden[layer + 1], rows, dims, "[n_seq, d_model]"))
+section(
+    "5 · Each output row is a weighted sum of value rows; the heads are joined and projected by W_o",
+    out_panels,
+    "steps-output",
+    n_cols=2,
+    present=settings.present,
+)
+if lecture:
+    st.caption(f"The last matrix is the context pull with α = {settings.alpha:g}: it is X for the next step.")
+
+st.subheader("6 · Why divide by √d_head?")
+st.markdown(
+    "A dot product adds up d_head products, so random scores spread like √d_head. Without scaling, "
+    "softmax turns almost one-hot as d_head grows, and its gradient vanishes; dividing by √d_head keeps it steady."
+)
+stat = page.url_choice(
+    "Show", list(STATS), "sat", format_func=STATS.get, widget=st.segmented_control, label_visibility="collapsed"
+)
+sat = saturation_demo()
+page.chart(saturation_figure(sat, stat, present=settings.present), f"saturation-{stat}")
+page.csv_download(saturation_table(sat), "saturation")
