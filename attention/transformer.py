@@ -25,7 +25,8 @@ def half_erfc(a, t, u):  # a = |x| [m] -> u [m] = Φ(-|x|) = erfc(|x|/√2) / 2;
     for c in ERFC_HALF[3::-1]:  # Horner
         u += c
         u *= t
-    np.multiply(a, a, out=t)
+    with np.errstate(over="ignore"):  # |x| > 1.8e19 squares to inf, and exp(-inf) = 0 is right
+        np.multiply(a, a, out=t)
     t *= np.float32(-0.5)
     np.exp(t, out=t)  # exp(-z²) with z = |x|/√2
     u *= t
