@@ -209,27 +209,28 @@ def run_lecture(
         notices.append(f"{len(words)} word(s) are not in the lecture vocabulary and get a made-up vector: {shown}")
 
     mask = causal_mask(len(tokens)) if causal else None
-    hidden, attn_out, per_step = [x], [], []
+    hidden, attn_out, kept = [x], [], {"queries": [], "keys": [], "values": [], "weights": []}
     for _ in range(steps):
         mh = multi_head_attention(
             hidden[-1], **w, n_head=n_head, mask=mask, temperature=temperature, similarity_kind=similarity
         )
-        per_step.append(mh.heads)
+        for name, arrays in kept.items():  # keep only what a Run stores; run.stages recomputes the rest
+            arrays.append(getattr(mh.heads, name))
         attn_out.append(mh.output)
         hidden.append(context_pull(hidden[-1], mh.output, alpha))
 
-    def stack(name):  # -> [n_layer, n_head, n_seq, ...]
-        return np.stack([getattr(h, name) for h in per_step]).astype(np.float32)
+    def stack(arrays):  # list of n_layer arrays -> [n_layer, ...] float32
+        return np.stack(arrays).astype(np.float32, copy=False)
 
     return Run(
         model="lecture",
         tokens=tokens,
-        queries=stack("queries"),
-        keys=stack("keys"),
-        values=stack("values"),
-        weights=stack("weights"),
-        hidden=np.stack(hidden).astype(np.float32),
-        attn_out=np.stack(attn_out).astype(np.float32),
+        queries=stack(kept["queries"]),
+        keys=stack(kept["keys"]),
+        values=stack(kept["values"]),
+        weights=stack(kept["weights"]),
+        hidden=stack(hidden),
+        attn_out=stack(attn_out),
         mask=mask,
         temperature=temperature,
         similarity=similarity,
