@@ -14,6 +14,7 @@ Keys (the same in both formats):
 
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -51,11 +52,11 @@ def run_to_arrays(run, settings=None):  # Run -> {key: list[str] | np.ndarray | 
     }
 
 
-def to_npz_bytes(run, settings=None):  # Run -> bytes of a compressed .npz
+def to_npz_bytes(run, settings=None):  # Run -> bytes of an .npz (a zip of .npy files)
     """A .npz that np.load reads without pickle; json.loads(str(f["settings"])) gives the settings."""
     arrays = run_to_arrays(run, settings)
     buffer = io.BytesIO()
-    np.savez_compressed(
+    np.savez(  # uncompressed: float32 noise barely compresses, and zlib took ~20 s at 512 tokens of MiniLM
         buffer,
         tokens=np.array(arrays["tokens"], dtype=str),
         model=np.array(arrays["model"]),
@@ -67,16 +68,18 @@ def to_npz_bytes(run, settings=None):  # Run -> bytes of a compressed .npz
 
 
 def json_numbers(a):  # np.ndarray -> str: nested JSON lists
-    """Each float32 written in its shortest exact form ("0.1", not 0.10000000149011612); NaN/inf become null."""
-    if a.dtype == bool:
-        return json.dumps(a.tolist())
-    text = a.astype(np.float32).astype(str)
-    text[~np.isfinite(a)] = "null"
-
-    def nest(t):  # [..., n] str -> "[[...], ...]"
-        return "[" + ",".join(nest(row) for row in t) + "]" if t.ndim > 1 else "[" + ",".join(t.tolist()) + "]"
-
-    return nest(text) if text.ndim else text.item()
+    """Floats with 9 significant digits, which give back the same float32 exactly; NaN/inf become null."""
+    a = np.asarray(a)
+    if a.dtype == bool or a.size == 0 or a.ndim == 0:
+        return json.dumps(a.astype(bool if a.dtype == bool else float).tolist())
+    n = a.shape[-1]
+    row = "[" + ",".join(["%.9g"] * n) + "]"  # one C-level format per row: ~3x faster than json.dumps
+    rows = [row % tuple(r) for r in a.astype(np.float32).reshape(-1, n).tolist()]
+    if not np.isfinite(a).all():
+        rows = [re.sub(r"-?(?:nan|inf)", "null", r) for r in rows]
+    for size in reversed(a.shape[:-1]):  # group the rows into nested lists, innermost first
+        rows = ["[" + ",".join(rows[i : i + size]) + "]" for i in range(0, len(rows), size)]
+    return rows[0]
 
 
 def to_json_bytes(run, settings=None):  # Run -> UTF-8 bytes of one JSON object

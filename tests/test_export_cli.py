@@ -131,10 +131,13 @@ def test_json_bytes_are_strict_json_with_shapes_and_exact_float32():
     assert data["mask"][0] == [True] + [False] * (len(TOKENS) - 1)
 
 
-def test_json_floats_are_short_and_non_finite_values_become_null():
-    text = export.json_numbers(np.array([[0.1, -2.5, 1e-8], [np.nan, np.inf, -np.inf]], dtype=np.float32))
-    assert text == "[[0.1,-2.5,1e-08],[null,null,null]]"
-    assert json.loads(text)[0] == [0.1, -2.5, 1e-08]
+def test_json_floats_round_trip_float32_and_non_finite_values_become_null():
+    values = np.array([[0.5, -2.0, 1.0, 0.0], [0.1, 1e-8, -3.4e38, 1e-45]], dtype=np.float32)
+    text = export.json_numbers(values)
+    assert text.startswith("[[0.5,-2,1,0],[")
+    np.testing.assert_array_equal(np.array(json.loads(text), dtype=np.float32), values)
+    odd = export.json_numbers(np.array([np.nan, np.inf, -np.inf, 2.0], dtype=np.float32))
+    assert odd == "[null,null,null,2]"
 
 
 @pytest.mark.parametrize("name", ["run.txt", "run", "run.npz.bak", "run.csv"])
