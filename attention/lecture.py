@@ -51,6 +51,14 @@ def _axes_vector(weights):  # {axis: weight} -> [n_sem] float64, unit length
     return v / np.linalg.norm(v)
 
 
+def _between(a, b):  # two senses {axis: weight} -> {axis: weight}, halfway between their unit directions
+    na, nb = (np.sqrt(sum(w * w for w in s.values())) for s in (a, b))
+    out = {k: w / na for k, w in a.items()}
+    for k, w in b.items():
+        out[k] = out.get(k, 0.0) + w / nb
+    return out
+
+
 def lemma(word):  # str -> str: the table entry a word is read as (itself if nothing matches)
     """Undo regular inflections: bananas -> banana, released -> release, dog's -> dog."""
     if word in _KNOWN:
@@ -77,7 +85,7 @@ def word_vector(word):  # str -> [d_model] float32, positional dims 0
     v = np.zeros(D_MODEL, dtype=np.float32)
     if base in AMBIGUOUS:
         a, b = AMBIGUOUS[base]
-        v[: len(AXES)] = WORD_NORM * _axes_vector(_sum(SENSES[a], SENSES[b]))
+        v[: len(AXES)] = WORD_NORM * _axes_vector(_between(SENSES[a], SENSES[b]))
     elif base in _TABLE:
         direction = WORD_NORM * _axes_vector(_TABLE[base]) + _hashed("jitter:" + base, JITTER)
         v[: len(AXES)] = WORD_NORM * direction / np.linalg.norm(direction)
@@ -86,14 +94,6 @@ def word_vector(word):  # str -> [d_model] float32, positional dims 0
     else:
         v[: len(AXES)] = _hashed(word, UNKNOWN_NORM)
     return v
-
-
-def _sum(a, b):  # two {axis: weight} -> their sum, each sense first scaled to unit length
-    na, nb = (np.sqrt(sum(w * w for w in s.values())) for s in (a, b))
-    out = {k: w / na for k, w in a.items()}
-    for k, w in b.items():
-        out[k] = out.get(k, 0.0) + w / nb
-    return out
 
 
 def embed(tokens):  # list[str] n_seq -> ([n_seq, d_model] float32, [n_seq] bool)
@@ -120,15 +120,27 @@ def sense_direction(sense):  # str -> [d_model] float32, unit length
     return v
 
 
-def reference_words(per_axis=4):  # int -> list[str]
-    """A few typical words per axis (full members, listed first in the table) for the PCA background."""
-    if not isinstance(per_axis, (int, np.integer)) or per_axis < 0:
+def reference_words(per_axis=4, axes=None):  # int, [str] | None -> list[str]
+    """A few typical words per axis (full members, listed first in the table) for the PCA background.
+
+    axes: only these axes (e.g. the ones a sentence is about), in AXES order; None means all of them.
+    """
+    if isinstance(per_axis, bool) or not isinstance(per_axis, (int, np.integer)) or per_axis < 0:
         raise ValueError(f"per_axis must be a whole number >= 0 (got {per_axis!r}); try 3-6")
+    wanted = AXES if axes is None else [a for a in AXES if a in set(axes)]
+    if axes is not None and len(wanted) != len(set(axes)):
+        raise ValueError(f"axes must be names from {list(AXES)} (got {sorted(set(axes) - set(AXES))})")
     words = []
-    for axis in AXES:
+    for axis in wanted:
         typical = [w for w, m in _TABLE.items() if m.get(axis) == 1.0 and len(m) == 1]
         words += typical[:per_axis]
     return words
+
+
+def sentence_axes(x, top=3):  # [n_seq, d_model] -> list[str]: the axes a sentence is most about
+    """The `top` semantic axes with the most weight in the (positive part of the) sentence's vectors."""
+    strength = np.clip(np.asarray(x, dtype=np.float64)[:, : len(AXES)], 0, None).sum(axis=0)
+    return [AXES[i] for i in np.argsort(-strength, kind="stable")[:top]]
 
 
 def _check_fraction(name, value, low, high, hint):  # -> float

@@ -134,6 +134,18 @@ def test_reference_words_are_typical_words_of_each_axis():
         reference_words(per_axis=-1)
 
 
+def test_reference_words_for_chosen_axes_and_the_axes_of_a_sentence():
+    assert (
+        reference_words(per_axis=2, axes=["technology", "food"]) == reference_words(per_axis=2)[:4]  # in AXES order
+    )
+    with pytest.raises(ValueError, match="axes must be names"):
+        reference_words(axes=["food", "spaceships"])
+    x, _ = embed(tokenize("apple released a new phone and a laptop"))
+    assert lecture.sentence_axes(x, top=2) == ["technology", "food"]
+    x, _ = embed(tokenize("i deposited money at the bank to pay the loan"))
+    assert lecture.sentence_axes(x, top=1) == ["finance"]
+
+
 def test_unknown_word_is_flagged_and_the_same_in_another_process():
     words = ["zorblax", "quuxing", "glorpf"]
     x, unknown = embed(words)
