@@ -32,7 +32,19 @@ KEY = "sb_{}".format  # widget keys, prefixed so pages' keys never collide with 
 
 def current():  # -> Settings
     """The Settings the sidebar produced in this run (defaults if the sidebar has not run)."""
+    _through_app()
     return st.session_state.get(STATE) or Settings()
+
+
+def _through_app():
+    """A fresh server whose first request is a deep link (/scores) runs pages/scores.py in Streamlit's old
+    pages/-folder mode, without app.py: no sidebar, no URL state. Switch that mode off and rerun through app.py;
+    the page keeps its url_path, so the same page opens, now with the frame."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def url_notices():  # -> list[str]

@@ -27,7 +27,7 @@ def first_z(page, index=0):  # -> np.ndarray: the z matrix plotly.js is drawing 
     z = page.evaluate(
         f"""() => {{
             const gd = document.querySelectorAll('{CHART}')[{index}];
-            return Array.from(gd.data[0].z, row => Array.from(row, v => (v === null ? NaN : v)));
+            return Array.from(gd._fullData[0].z, row => Array.from(row, v => (v === null ? NaN : v)));
         }}"""
     )
     return np.array(z, dtype=np.float64)
@@ -51,7 +51,7 @@ def test_temperature_slider_changes_the_chart(server, page):
     for _ in range(10):
         thumb.press("ArrowRight")  # 1.0 -> 2.0
     page.wait_for_function(
-        f"() => document.querySelector('{CHART}').data[0].z[0][0] !== {before[0, 0]!r}", timeout=30_000
+        f"() => document.querySelector('{CHART}')._fullData[0].z[0][0] !== {before[0, 0]!r}", timeout=30_000
     )
     after = first_z(page)
     assert not np.allclose(before, after)
@@ -59,22 +59,19 @@ def test_temperature_slider_changes_the_chart(server, page):
     assert page.errors == []
 
 
-def test_shared_link_reproduces_the_view(server, browser):
+def test_shared_link_reproduces_the_view(server, page, fresh_page):
     view = dict(text="the cat saw the dog", temperature="2.0", causal="true", similarity="cosine", stage="weights")
-    fresh = browser.new_context(viewport={"width": 1440, "height": 1000})  # another machine: no shared session
-    page = fresh.new_page()
-    try:
-        open_page(page, f"{server}/scores?{urlencode(view)}")
-        run = registry.run("lecture", view["text"], temperature=2.0, causal=True, similarity="cosine")
-        expected = stages(run, 0, 0).weights[0]
-        np.testing.assert_allclose(first_z(page), expected, rtol=1e-4, atol=1e-6)
-        assert page.get_by_label("Sentence").input_value() == view["text"]
-        labels = page.evaluate(f"() => Array.from(document.querySelector('{CHART}').data[0].x)")
-        assert labels == ["the (0)", "cat", "saw", "the (3)", "dog"]  # duplicates stay distinct
-        for key, value in view.items():
-            assert f"{key}={value.replace(' ', '+')}" in page.url  # the link survives the first run
-    finally:
-        fresh.close()
+    open_page(page, f"{server}/")  # someone else's session is open at the same time, on other settings
+    open_page(fresh_page, f"{server}/scores?{urlencode(view)}")
+    run = registry.run("lecture", view["text"], temperature=2.0, causal=True, similarity="cosine")
+    expected = stages(run, 0, 0).weights[0]
+    np.testing.assert_allclose(first_z(fresh_page), expected, rtol=1e-4, atol=1e-6)
+    assert fresh_page.get_by_label("Sentence").input_value() == view["text"]
+    labels = fresh_page.evaluate(f"() => Array.from(document.querySelector('{CHART}').data[0].x)")
+    assert labels == ["the (0)", "cat", "saw", "the (3)", "dog"]  # duplicates stay distinct
+    for key, value in view.items():
+        assert f"{key}={value.replace(' ', '+')}" in fresh_page.url  # the link survives the first run
+    assert fresh_page.errors == []
 
 
 def test_bad_link_shows_a_notice_not_a_crash(server, page):
