@@ -41,6 +41,8 @@ def preset_weights(preset, n_head, seed=0):  # -> dict(w_q, w_k, w_v, w_o), each
     if preset == "identity":  # Q = K = V = X: each word scores the others by plain similarity
         return {name: eye.copy() for name in WEIGHT_NAMES}
     if preset == "random":  # an untrained model: N(0, 1/d_model) keeps x @ W about as long as x
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a whole number >= 0 (got {seed!r}); any one gives a fixed random model")
         rng = np.random.default_rng(seed)
         return {
             name: (rng.standard_normal((D_MODEL, D_MODEL)) / np.sqrt(D_MODEL)).astype(np.float32)

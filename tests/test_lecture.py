@@ -210,6 +210,8 @@ def test_random_preset_follows_its_seed():
     )
     np.testing.assert_array_equal(a["w_q"], b["w_q"])
     assert not np.allclose(a["w_q"], c["w_q"])
+    with pytest.raises(ValueError, match="seed must be"):
+        preset_weights("random", 2, seed=-1)
 
 
 def designed_heads(n_head, kind):  # -> head indices of that kind
