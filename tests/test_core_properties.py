@@ -8,6 +8,7 @@ from hypothesis.extra.numpy import arrays
 
 from attention.core import (
     attention,
+    attention_weights,
     causal_mask,
     check_temperature,
     combine_masks,
@@ -277,3 +278,37 @@ def test_unknown_similarity_says_which_ones_exist():
     q = np.ones((1, 2, 2), np.float32)
     with pytest.raises(ValueError, match=r"similarity must be one of \('dot', 'cosine'\) \(got 'euclid'\)"):
         attention(q, q, q, similarity_kind="euclid")
+
+
+# --- the lean path real models use must give the same weights ----------------------------------------------------
+
+
+@FAST
+@given(qkv(), kinds, st.sampled_from(["none", "causal", "per-head", "empty row"]), st.floats(0.25, 4), st.booleans())
+def test_lean_attention_weights_equal_the_full_attention(qkv_, kind, mask_name, temperature, scale):
+    q, k, v = qkv_
+    n_head, n_seq, _ = q.shape
+    per_head = np.stack([np.roll(causal_mask(n_seq), h, axis=1) | np.eye(n_seq, dtype=bool) for h in range(n_head)])
+    mask = {"none": None, "causal": causal_mask(n_seq), "per-head": per_head, "empty row": ~np.eye(n_seq, dtype=bool)}
+    full = attention(q, k, v, mask=mask[mask_name], temperature=temperature, similarity_kind=kind, scale=scale)
+    out = np.empty((n_head, n_seq, n_seq), np.float32)
+    lean = attention_weights(q, k, mask[mask_name], temperature, kind, scale, out=out)
+    assert lean is out  # written in place, as the real models' forward pass relies on
+    np.testing.assert_allclose(lean, full.weights, atol=1e-6)
+    assert not np.isnan(lean).any()
+
+
+@FAST
+@given(qkv(), st.data())
+def test_a_per_head_mask_acts_on_each_head_alone(qkv_, data):
+    q, k, v = qkv_
+    n_head, n_seq, _ = q.shape
+    masks = np.array(
+        data.draw(st.lists(st.booleans(), min_size=n_head * n_seq * n_seq, max_size=n_head * n_seq * n_seq))
+    )
+    masks = masks.reshape(n_head, n_seq, n_seq)
+    together = attention(q, k, v, mask=masks)
+    for h in range(n_head):
+        alone = attention(q[h], k[h], v[h], mask=masks[h])
+        np.testing.assert_array_equal(together.weights[h], alone.weights[0])
+        assert np.all(together.weights[h][~masks[h]] == 0.0)

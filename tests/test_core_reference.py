@@ -124,6 +124,27 @@ def test_intermediate_stages_match_their_formulas():
     np.testing.assert_allclose(out.output, out.weights @ v, atol=1e-6)
 
 
+def test_without_scaling_the_weights_are_the_softmax_of_plain_dot_products():
+    rng = np.random.default_rng(1)
+    q, k, v = (rng.standard_normal((6, 4)).astype(np.float32) for _ in range(3))
+    ours = attention(q, k, v, scale=False)
+    weights, output = naive_attention(q * 2, k, v, np.ones((6, 6), bool), 1.0, "dot")  # ·2 undoes the ÷√4
+    np.testing.assert_allclose(ours.weights[0], weights, atol=1e-6)
+    np.testing.assert_allclose(ours.output[0], output, atol=1e-6)
+
+
+def test_an_additive_minus_10000_bias_acts_like_a_padding_mask():
+    """BERT-style checkpoints add -10000 to padded keys instead of masking them; the weights must agree."""
+    rng = np.random.default_rng(2)
+    q, k, v = (rng.standard_normal((2, 7, 4)).astype(np.float32) for _ in range(3))
+    keep = np.array([1, 1, 0, 1, 0, 1, 1], bool)
+    masked = attention(q, k, v, mask=key_mask(keep))
+    biased = attention(q, k, v, bias=np.where(keep, 0.0, -10000.0)[None, None, :])
+    np.testing.assert_allclose(biased.weights, masked.weights, atol=1e-6)
+    weights, _ = naive_attention(q[1], k[1], v[1], key_mask(keep), 1.0, "dot")
+    np.testing.assert_allclose(biased.weights[1], weights, atol=1e-6)
+
+
 # --- torch ------------------------------------------------------------------------------------------------------
 
 
