@@ -10,6 +10,7 @@ Keys (the same in both formats):
   mask       [n_seq, n_seq] bool                     True where a query may look at a key
   special, unknown  [n_seq] bool                     [CLS]/[SEP]-like tokens; lecture words not in the vocabulary
   model      str; settings: dict (in .npz a JSON string); notices: [str] what the user was told (truncation, ...)
+  shapes     (.json only) {key: shape} of every array above
 """
 
 import io
