@@ -10,12 +10,14 @@ from attention.figures.compare import (
     aligned_attention,
     attention_pair_figure,
     axis_shift_figure,
+    cosine_shift,
     default_word,
     difference_figure,
     difference_table,
     shared_words,
 )
-from attention.figures.pull import before_after, compare_pull_figure, context_text, pull_table
+from attention.figures.pull import before_after, compare_pull_figure, context_text, lecture_reference, pull_table
+from attention.lecture import AMBIGUOUS
 from ui import cache, page, params, sidebar
 
 SIDEBAR_TEXT, SIDEBAR_EXAMPLE = "sb_text", "sb_example"  # ui.sidebar's widget keys: sentence A is its sentence
@@ -98,9 +100,13 @@ sidebar.claim(TEXT_B, text_b, DEFAULT_B)
 
 run_a = page.load(settings)
 run_b = load_b(replace(settings, text=text_b))
-page.notices(run_a, settings)
+words = shared_words(run_a.tokens, run_b.tokens)
+word = page.url_choice("Shared word", words, "word", default=default_word(words, tuple(AMBIGUOUS))) if words else None
+page.notices(run_a, settings)  # after every control that reads the link, so their notices show too
 for notice in run_b.notices:
     st.info(page.md_escape(f"Sentence B: {notice}"), icon="ℹ️")
+if not words:
+    st.info("The two sentences share no word, so there is nothing to align. Type a word into both.")
 layer = min(settings.layer, run_a.n_layer - 1, run_b.n_layer - 1)
 head = min(settings.head, run_a.n_head - 1, run_b.n_head - 1)
 
@@ -118,15 +124,8 @@ with c1:
 with c2:
     page.csv_download(run_b.weights[layer, head], "compare-attention-B", rows=run_b.tokens, cols=run_b.tokens)
 
-words = shared_words(run_a.tokens, run_b.tokens)
 if not words:
-    st.info("The two sentences share no word, so there is nothing to align. Type a word into both.")
     st.stop()
-try:
-    from attention.lecture import AMBIGUOUS
-except ImportError:
-    AMBIGUOUS = {}
-word = page.url_choice("Shared word", words, "word", default=default_word(words, tuple(AMBIGUOUS)))
 i_a, i_b = first(run_a.tokens, word), first(run_b.tokens, word)
 
 st.subheader(f"Where “{page.md_escape(word)}” looks, in A and in B")
@@ -139,29 +138,30 @@ page.csv_download(difference_table(*aligned), "compare-difference")
 st.subheader("How far it moves: both pulls in one PCA")
 from attention.pull import pca_project, top_context  # noqa: E402  (the lecture model's PCA helpers)
 
-before_a, after_a = before_after(run_a, layer)
-before_b, after_b = before_after(run_b, layer)
 lecture = settings.model == "lecture"
-n_dims = None
+(before_a, after_a), (before_b, after_b) = before_after(run_a, layer), before_after(run_b, layer)
+reference, ref_words, ref_groups, n_dims = None, None, None, None
 if lecture:
-    from attention import lecture as lm
+    from attention.lecture import AXES
 
-    n_dims = len(lm.AXES)  # the meaning axes; position would only blur the picture
+    n_dims = len(AXES)  # the meaning axes; position would only blur the picture
+    tokens_ab = [*run_a.tokens, *run_b.tokens]
+    reference, ref_words, ref_groups = lecture_reference(tokens_ab, np.vstack([before_a, before_b]), per_axis=5)
 proj = pca_project(
-    np.vstack([before_a, before_b])[:, :n_dims], np.vstack([after_a, after_b])[:, :n_dims], n_components=2
+    np.vstack([before_a, before_b])[:, :n_dims], np.vstack([after_a, after_b])[:, :n_dims], reference, n_components=2
 )
 n = run_a.n_seq
 paths_a = np.stack([proj.before[:n], proj.after[:n]])
 paths_b = np.stack([proj.before[n:], proj.after[n:]])
 notes = tuple(
-    context_text(top_context(run.weights[layer].mean(axis=0)[i], run.tokens, k=3, exclude=i))
-    for run, i in ((run_a, i_a), (run_b, i_b))
+    f"{name}: " + context_text(top_context(run.weights[layer].mean(axis=0)[i], run.tokens, k=3, exclude=i))
+    for name, run, i in (("A", run_a, i_a), ("B", run_b, i_b))
 )
 page.chart(
     compare_pull_figure(
-        run_a.tokens, paths_a, run_b.tokens, paths_b, proj.explained_variance_ratio, i_a, i_b,
-        notes=(f"A: {notes[0]}", f"B: {notes[1]}"), present=settings.present,
-        title="Sentence A (blue) and B (orange): before (hollow) → after (filled)",
+        run_a.tokens, paths_a, run_b.tokens, paths_b, proj.explained_variance_ratio, i_a, i_b, notes,
+        proj.reference, ref_words, ref_groups, present=settings.present,
+        title="Sentence A (blue) and B (orange): before (hollow) → after (filled), one PCA",
     ),
     "compare-pull",
 )  # fmt: skip
@@ -171,9 +171,9 @@ with c1:
 with c2:
     page.csv_download(pull_table(run_b.tokens, paths_b, "before_after"), "compare-pull-B")
 if lecture:
-    shift_a = (after_a - before_a)[i_a, :n_dims]
-    shift_b = (after_b - before_b)[i_b, :n_dims]
-    page.chart(axis_shift_figure(lm.AXES, shift_a, shift_b, word, present=settings.present), "compare-axis-shift")
+    shift_a = cosine_shift(before_a[i_a, :n_dims], after_a[i_a, :n_dims])
+    shift_b = cosine_shift(before_b[i_b, :n_dims], after_b[i_b, :n_dims])
+    page.chart(axis_shift_figure(AXES, shift_a, shift_b, word, present=settings.present), "compare-meaning-shift")
     page.csv_download(
-        page.table(np.stack([shift_a, shift_b], axis=1), rows=list(lm.AXES), cols=["A", "B"]), "compare-axis-shift"
+        page.table(np.stack([shift_a, shift_b], axis=1), rows=list(AXES), cols=["A", "B"]), "compare-meaning-shift"
     )

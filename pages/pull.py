@@ -4,7 +4,8 @@ import numpy as np
 import streamlit as st
 
 from attention.figures.common import token_labels
-from attention.figures.pull import background_axes, before_after, pull_figure, pull_table
+from attention.figures.pull import before_after, lecture_reference, pull_figure, pull_table
+from attention.lecture import AMBIGUOUS
 from ui import cache, page, sidebar
 
 VIEWS = ("2-D", "3-D")
@@ -15,21 +16,14 @@ REFERENCE_PER_AXIS = 5
 def lecture_projection(settings, k):  # -> (paths [n_layer+1, n_seq, k], reference [n_ref, k], words, groups, evr)
     """PCA of the meaning axes (position left out), fit once on every step plus the reference words of the
     meanings this sentence is about (its heaviest axes and both senses of each ambiguous word)."""
-    from attention import lecture
+    from attention.lecture import AXES
     from attention.pull import pca_trajectories
 
     run = cache.get_run(settings)  # already computed (and checked) by the page
-    n_axes = len(lecture.AXES)
-    senses = [s for t in run.tokens if t in lecture.AMBIGUOUS for s in lecture.AMBIGUOUS[t]]
-    must = [int(np.argmax(lecture.sense_direction(s)[:n_axes])) for s in senses]
-    axes = background_axes(run.hidden[0, :, :n_axes], must=must)
-    candidates = list(lecture.reference_words(per_axis=REFERENCE_PER_AXIS))
-    vectors = np.stack([lecture.word_vector(w)[:n_axes] for w in candidates])
-    groups = np.argmax(vectors, axis=1)  # the axis each reference word stands for
-    keep = np.isin(groups, axes)
-    words = [w for w, kept in zip(candidates, keep, strict=True) if kept]
-    paths, ref_points, evr = pca_trajectories(run.hidden[:, :, :n_axes], reference=vectors[keep], n_components=k)
-    return paths, ref_points, words, [lecture.AXES[g] for g in groups[keep]], evr
+    n_axes = len(AXES)
+    reference, words, groups = lecture_reference(run.tokens, run.hidden[0], per_axis=REFERENCE_PER_AXIS)
+    paths, ref_points, evr = pca_trajectories(run.hidden[:, :, :n_axes], reference=reference, n_components=k)
+    return paths, ref_points, words, groups, evr
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -45,10 +39,6 @@ def real_projections(settings, k):  # -> (trajectory paths, evr), (before/after 
 
 
 def default_token(run):  # -> index of the token to follow first: an ambiguous word, else the one that moves most
-    try:
-        from attention.lecture import AMBIGUOUS
-    except ImportError:
-        AMBIGUOUS = {}
     for i, t in enumerate(run.tokens):
         if t.lower() in AMBIGUOUS:
             return i
@@ -78,12 +68,12 @@ page.formula(
     else "A real transformer adds the attention output to each token's vector (then normalises it).",
 )
 run = page.load(settings)
-page.notices(run, settings)
 
 labels = token_labels(run.tokens)
 c1, c2 = st.columns([3, 1])
 chosen = page.url_choice("Follow the token", labels, "token", default=labels[default_token(run)], widget=c1.selectbox)
 view = page.url_choice("View", VIEWS, "view", widget=c2.segmented_control)
+page.notices(run, settings)  # after the controls that read the link, so their notices show too
 selected, k = labels.index(chosen), 3 if view == "3-D" else 2
 if lecture:
     st.caption(f"α = {settings.alpha:g} and {settings.steps} step(s): change them in the sidebar.")

@@ -46,14 +46,22 @@ def check_matrix(name, matrix, dims):  # [d_model, d_model] -> error message or 
     return None
 
 
+def reset_weights():  # on_click of Reset: new editor keys, so every editor starts from the preset again
+    st.session_state[VERSION] = st.session_state.get(VERSION, 0) + 1
+
+
 def weight_editors(settings):  # -> ({name: matrix} edited, or None when nothing differs from the preset)
     """W_q, W_k, W_v, W_o as editable tables; invalid edits are reported and replaced by the preset."""
     base, dims = preset_matrices(settings.preset, settings.n_head)
     version = st.session_state.setdefault(VERSION, 0)
     d_head = len(dims) // settings.n_head
+    heads = (
+        f" With n_head = {settings.n_head}, head h uses output columns {d_head}·h to {d_head}·h + {d_head - 1}."
+        if settings.n_head > 1
+        else ""
+    )
     st.caption(
-        f"Rows: the input's {len(dims)} dimensions. Columns: the output's dimensions; with n_head = "
-        f"{settings.n_head}, head h uses columns {d_head}·h to {d_head}·h + {d_head - 1} (d_head = {d_head}). "
+        f"Rows: the input's {len(dims)} dimensions; columns: the output's.{heads} "
         "Click a cell, type a number, press Enter: everything below updates."
     )
     edited, errors = {}, []
@@ -70,9 +78,7 @@ def weight_editors(settings):  # -> ({name: matrix} edited, or None when nothing
             edited[name] = matrix
     for error in errors:
         st.error(page.md_escape(error), icon="✋")
-    if st.button("Reset weights to the preset", icon=":material/restart_alt:"):
-        st.session_state[VERSION] = version + 1
-        st.rerun()
+    st.button("Reset weights to the preset", icon=":material/restart_alt:", on_click=reset_weights)
     changed = any(not np.array_equal(edited[n], base[n]) for n in WEIGHT_NAMES)
     return (edited if changed else None), base, dims
 
@@ -99,6 +105,7 @@ page.formula(
     r" + \text{mask}\Big)V,\quad \text{output} = \operatorname{Concat}(\text{head}_1..\text{head}_h)\,W_o",
     caption="Every matrix below is one term of this formula, computed for the sentence in the sidebar.",
 )
+notice_slot = st.container()  # filled at the end, once every control has read the link
 lecture = settings.model == "lecture"
 x_slot = st.container()
 weights, base, dims = None, None, None
@@ -106,7 +113,6 @@ if lecture:
     st.subheader("2 · The learned weights W_q, W_k, W_v, W_o  [d_model, d_model]")
     weights, base, dims = weight_editors(settings)
 run = page.load(settings, weights)
-page.notices(run, settings)
 
 layer, head = min(settings.layer, run.n_layer - 1), min(settings.head, run.n_head - 1)
 rows = token_labels(run.tokens)
@@ -181,5 +187,7 @@ stat = page.url_choice(
     "Show", list(STATS), "sat", format_func=STATS.get, widget=st.segmented_control, label_visibility="collapsed"
 )
 sat = saturation_demo()
-page.chart(saturation_figure(sat, stat, present=settings.present), f"saturation-{stat}")
+page.chart(saturation_figure(sat, stat, present=settings.present, d_head=run.d_head), f"saturation-{stat}")
 page.csv_download(saturation_table(sat), "saturation")
+with notice_slot:
+    page.notices(run, settings)

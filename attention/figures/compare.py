@@ -44,6 +44,14 @@ def aligned_attention(tokens_a, row_a, tokens_b, row_b):  # -> (words, [n_words]
     return words, aligned_row(tokens_a, row_a, words), aligned_row(tokens_b, row_b, words)
 
 
+def cosine_shift(before, after):  # [n_axes], [n_axes] -> [n_axes]
+    """How much closer the word got to each axis: cos(after, axis) − cos(before, axis). Mixing shrinks a
+    vector's length, so the change of direction, not of coordinates, says which meaning won."""
+    b, a = np.asarray(before, dtype=np.float64), np.asarray(after, dtype=np.float64)
+    unit = lambda v: v / max(np.linalg.norm(v), 1e-12)  # noqa: E731
+    return (unit(a) - unit(b)).astype(np.float32)
+
+
 def attention_pair_figure(tokens_a, weights_a, tokens_b, weights_b, titles=("A", "B"), present=False):
     """Two [n_seq, n_seq] weight heatmaps side by side on one shared [0, 1] colour scale."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=[escape(t) for t in titles], horizontal_spacing=0.12)
@@ -98,7 +106,7 @@ def difference_figure(words, row_a, row_b, word, present=False):  # -> go.Figure
 
 
 def axis_shift_figure(axis_labels, shift_a, shift_b, word, present=False):  # [n_axes] each -> go.Figure
-    """How far the word moved along each named meaning axis in A and in B (after − before)."""
+    """How much closer the word got to each named meaning in A and in B (see cosine_shift)."""
     fig = go.Figure()
     for name, shift, colour in (("A", shift_a, A_COLOUR), ("B", shift_b, B_COLOUR)):
         fig.add_trace(
@@ -107,10 +115,10 @@ def axis_shift_figure(axis_labels, shift_a, shift_b, word, present=False):  # [n
         )  # fmt: skip
     fig.update_layout(
         barmode="group",
-        title=f"Which meanings “{escape(word)}” moved toward (after − before)",
+        title=f"Which meanings “{escape(word)}” turned toward: change of its cosine to each axis",
         legend=dict(orientation="h", y=1.1),
     )
-    fig.update_yaxes(title="change", zeroline=True)
+    fig.update_yaxes(title="Δ cosine", zeroline=True)
     return theme(fig, present, height=380)
 
 

@@ -13,7 +13,9 @@ from .common import escape, theme, token_labels
 
 TOKEN = "#4c78a8"
 SELECTED = "#e45756"
+TOKEN_DARK = "#1f3f73"
 SECOND = "#f58518"  # the second sentence on the compare page
+SECOND_DARK = "#b34d00"
 FAINT = "#b0b0b0"
 
 
@@ -26,11 +28,22 @@ def before_after(run, layer=0):  # Run -> ([n_seq, d_model] before, [n_seq, d_mo
     return run.hidden[layer], run.hidden[layer] + run.attn_out[layer]
 
 
-def background_axes(x, must=(), top=3):  # [n_seq, n_axes] embeddings -> sorted axis indices
-    """The meaning axes worth showing behind a sentence: where its words weigh most, plus any in `must`
-    (e.g. both senses of an ambiguous word). Fewer background clusters keep the PCA about this sentence."""
-    mass = np.abs(np.asarray(x, dtype=np.float32)).sum(axis=0)  # [n_axes]
-    return sorted({int(i) for i in np.argsort(-mass, kind="stable")[:top]} | {int(i) for i in must})
+def lecture_reference(
+    tokens, embeddings, per_axis=5, top=2
+):  # n_seq, [n_seq, d_model] -> ([n_ref, n_axes], words, groups)
+    """Reference words for the lecture model's PCA background: a few per meaning axis, only for the axes this
+    sentence is about (its `top` heaviest, plus both senses of every ambiguous word in it), so the
+    background shows the sentence's own topics instead of a crowd of sixteen clusters."""
+    from attention import lecture
+
+    n_axes = len(lecture.AXES)
+    senses = [s for t in tokens if t in lecture.AMBIGUOUS for s in lecture.AMBIGUOUS[t]]
+    axes = set(lecture.sentence_axes(embeddings, top=top))
+    axes |= {lecture.AXES[int(np.argmax(lecture.sense_direction(s)[:n_axes]))] for s in senses}
+    words = lecture.reference_words(per_axis=per_axis, axes=sorted(axes))
+    vectors = np.stack([lecture.word_vector(w)[:n_axes] for w in words]) if words else np.zeros((0, n_axes))
+    groups = [lecture.AXES[int(np.argmax(v))] for v in vectors]  # the axis each word stands for
+    return vectors.astype(np.float32), list(words), groups
 
 
 def axis_titles(evr):  # [k] explained variance ratio -> ["PC1 (41% of variance)", ...]
@@ -85,49 +98,51 @@ def reference_traces(points, words, groups=None):  # [n_ref, k], n_ref words -> 
     return [dots, labels]
 
 
-def path_traces(labels, paths, colour, name, highlight=None):  # n_seq labels, [n_points, n_seq, k] -> traces
-    """For one sentence: each token's path (a line), hollow 'before' points and filled, labelled 'after' points."""
+def path_traces(labels, paths, colour, name, highlight=None, hi_colour=SELECTED):  # n_seq, [n_points, n_seq, k]
+    """One sentence: each token's path (a line), hollow 'before' points, filled labelled 'after' points, and
+    the highlighted token drawn again on top, bigger, in hi_colour."""
     n_points, n_seq, k = paths.shape
-    widths = np.where(np.arange(n_seq) == highlight, 4, 1.5)
-    lines = []
+    traces = []
     for i in range(n_seq):
         is_hi = i == highlight
-        lines.append(
+        traces.append(
             _scatter(
                 paths[:, i],
                 mode="lines",
-                line=dict(color=SELECTED if is_hi else colour, width=float(widths[i])),
+                line=dict(color=hi_colour if is_hi else colour, width=4 if is_hi else 1.5),
                 opacity=1.0 if is_hi else 0.5,
                 hoverinfo="skip",
                 showlegend=False,
             )
         )
     size = 10 if k == 2 else 5
-    before = _scatter(
-        paths[0],
-        mode="markers+text",
-        name=f"{name}: before",
-        text=labels,
-        textposition="bottom center",
-        textfont=dict(color=FAINT),
-        hovertemplate="%{text} before<extra></extra>",
-        marker=dict(size=size, color="white", line=dict(color=colour, width=2), symbol="circle"),
-    )
-    after = _scatter(
-        paths[-1],
-        mode="markers+text",
-        name=f"{name}: after",
-        text=labels,
-        textposition="top center",
-        textfont=dict(color=colour),
-        hovertemplate="%{text} after<extra></extra>",
-        marker=dict(size=size, color=[SELECTED if i == highlight else colour for i in range(n_seq)]),
-    )
-    return [*lines, before, after]
+    common = dict(mode="markers+text", text=labels)
+    traces.append(
+        _scatter(
+            paths[0], **common, name=f"{name}: before", textposition="bottom center", textfont=dict(color=FAINT),
+            hovertemplate="%{text} before<extra></extra>",
+            marker=dict(size=size, color="white", line=dict(color=colour, width=2)),
+        )
+    )  # fmt: skip
+    traces.append(
+        _scatter(
+            paths[-1], **common, name=f"{name}: after", textposition="top center", textfont=dict(color=colour),
+            hovertemplate="%{text} after<extra></extra>", marker=dict(size=size, color=colour),
+        )
+    )  # fmt: skip
+    if highlight is not None:
+        traces.append(
+            _scatter(
+                paths[-1, [highlight]], mode="markers", name=f"{name}: {labels[highlight]}", showlegend=False,
+                hovertemplate=f"{labels[highlight]} after<extra></extra>",
+                marker=dict(size=size + 5, color=hi_colour, line=dict(color="white", width=1.5)),
+            )
+        )  # fmt: skip
+    return traces
 
 
-def arrow_annotations(paths, colour, highlight=None, note=None):  # [n_points, n_seq, 2] -> list of dict
-    """Arrowheads on each token's last segment; the highlighted token's arrow carries `note`."""
+def arrow_annotations(paths, colour, highlight=None, note=None, hi_colour=SELECTED):  # [n_points, n_seq, 2]
+    """Arrowheads on each token's last segment (list of layout annotations); the highlighted one carries `note`."""
     out = []
     for i in range(paths.shape[1]):
         (x0, y0), (x1, y1) = paths[-2, i], paths[-1, i]
@@ -138,7 +153,7 @@ def arrow_annotations(paths, colour, highlight=None, note=None):  # [n_points, n
                 xref="x", yref="y", axref="x", ayref="y",
                 showarrow=True, arrowhead=2, arrowsize=1.2,
                 arrowwidth=3 if is_hi else 1.5,
-                arrowcolor=SELECTED if is_hi else colour,
+                arrowcolor=hi_colour if is_hi else colour,
                 text="", opacity=1.0 if is_hi else 0.6,
             )
         )  # fmt: skip
@@ -146,15 +161,16 @@ def arrow_annotations(paths, colour, highlight=None, note=None):  # [n_points, n
             out.append(
                 dict(
                     x=float(x1), y=float(y1), xref="x", yref="y", text=note, showarrow=False,
-                    xanchor="left", xshift=14, yshift=-16, bgcolor="rgba(255,255,255,0.85)", bordercolor=SELECTED, font=dict(color=SELECTED),
+                    xanchor="left", xshift=14, yshift=-16, bgcolor="rgba(255,255,255,0.85)",
+                    bordercolor=hi_colour, font=dict(color=hi_colour),
                 )
             )  # fmt: skip
     return out
 
 
-def scene_note(point, note):  # [3] -> scene annotation dict (3-D views cannot draw 2-D arrows)
+def scene_note(point, note, colour=SELECTED):  # [3] -> scene annotation dict (3-D cannot draw 2-D arrows)
     x, y, z = (float(v) for v in point)
-    return dict(x=x, y=y, z=z, text=note, showarrow=True, arrowcolor=SELECTED, font=dict(color=SELECTED))
+    return dict(x=x, y=y, z=z, text=note, showarrow=True, arrowcolor=colour, font=dict(color=colour))
 
 
 def pull_figure(
@@ -172,9 +188,8 @@ def pull_figure(
     fig = go.Figure()
     if reference is not None and len(reference):
         fig.add_traces(reference_traces(reference, reference_words, reference_groups))
-    for trace in path_traces(labels, paths, TOKEN, "tokens", highlight=selected):
-        fig.add_trace(trace)
-    _finish(fig, paths, evr, [(paths, TOKEN, selected, note)], title, present)
+    fig.add_traces(path_traces(labels, paths, TOKEN, "tokens", highlight=selected))
+    _finish(fig, paths, evr, [(paths, TOKEN, selected, note, SELECTED)], title, present)
     return fig
 
 
@@ -187,11 +202,14 @@ def compare_pull_figure(
     fig = go.Figure()
     if reference is not None and len(reference):
         fig.add_traces(reference_traces(reference, reference_words, reference_groups))
-    for trace in path_traces([f"{t} ·A" for t in token_labels(tokens_a)], paths_a, TOKEN, "A", word_a):
-        fig.add_trace(trace)
-    for trace in path_traces([f"{t} ·B" for t in token_labels(tokens_b)], paths_b, SECOND, "B", word_b):
-        fig.add_trace(trace)
-    arrows = [(paths_a, TOKEN, word_a, notes[0]), (paths_b, SECOND, word_b, notes[1])]
+    arrows = []
+    for name, tokens, paths, colour, hi_colour, word, note in (
+        ("A", tokens_a, paths_a, TOKEN, TOKEN_DARK, word_a, notes[0]),
+        ("B", tokens_b, paths_b, SECOND, SECOND_DARK, word_b, notes[1]),
+    ):
+        labels = [f"{t} ·{name}" for t in token_labels(tokens)]
+        fig.add_traces(path_traces(labels, paths, colour, name, word, hi_colour))
+        arrows.append((paths, colour, word, note, hi_colour))
     _finish(fig, paths_a, evr, arrows, title, present)
     return fig
 
@@ -199,11 +217,11 @@ def compare_pull_figure(
 def _finish(fig, paths, evr, arrows, title, present):  # add arrows / notes and axis titles in place
     titles = axis_titles(evr)
     if paths.shape[2] == 2:
-        fig.update_layout(annotations=[a for p, c, hi, note in arrows for a in arrow_annotations(p, c, hi, note)])
+        fig.update_layout(annotations=[a for arrow in arrows for a in arrow_annotations(*arrow)])
         fig.update_xaxes(title=titles[0], zeroline=False)
         fig.update_yaxes(title=titles[1], zeroline=False, scaleanchor="x", scaleratio=1)
     else:
-        notes = [scene_note(p[-1, hi], note) for p, c, hi, note in arrows if hi is not None and note]
+        notes = [scene_note(p[-1, hi], note, hc) for p, c, hi, note, hc in arrows if hi is not None and note]
         fig.update_layout(
             scene=dict(xaxis_title=titles[0], yaxis_title=titles[1], zaxis_title=titles[2], annotations=notes)
         )

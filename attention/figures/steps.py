@@ -89,13 +89,18 @@ def stage_grid(panels, n_cols=None, present=False, title=None):  # list[Panel] -
         subplot_titles=[escape(p.title) for p in panels],
         column_widths=[w / sum(widths) for w in widths],
         horizontal_spacing=0.06 if n_cols > 1 else 0.0,
-        vertical_spacing=0.12 if n_rows > 1 else 0.0,
+        vertical_spacing=0.16 if n_rows > 1 else 0.0,
     )
     for i, panel in enumerate(panels):
         r, c = divmod(i, n_cols)
         fig.add_trace(heatmap(panel), row=r + 1, col=c + 1)
-        fig.update_yaxes(autorange="reversed", type="category", row=r + 1, col=c + 1)
-        fig.update_xaxes(type="category", tickangle=-45, row=r + 1, col=c + 1)
+        # every label shown (plotly would skip some on crowded axes): a skipped token is a lost row
+        fig.update_yaxes(
+            autorange="reversed", type="category", tickmode="array", tickvals=fig.data[-1].y, row=r + 1, col=c + 1
+        )
+        fig.update_xaxes(
+            type="category", tickangle=-45, tickmode="array", tickvals=fig.data[-1].x, row=r + 1, col=c + 1
+        )
     tallest = max(p.matrix.shape[0] for p in panels)
     fig.update_layout(title=title)
     return theme(fig, present, height=n_rows * (120 + 26 * tallest))
@@ -127,8 +132,9 @@ STATS = {
 }
 
 
-def saturation_figure(sat, stat="max_weight", present=False):  # Saturation -> go.Figure
-    """One statistic against d_head (log axis): unscaled QKᵀ saturates, QKᵀ/√d_head stays put."""
+def saturation_figure(sat, stat="max_weight", present=False, d_head=None):  # Saturation -> go.Figure
+    """One statistic against d_head (log axis): unscaled QKᵀ saturates, QKᵀ/√d_head stays put.
+    d_head, if given, marks the current model's head size."""
     if stat not in STATS:
         raise ValueError(f"stat must be one of {list(STATS)} (got {stat!r})")
     fig = go.Figure()
@@ -149,6 +155,8 @@ def saturation_figure(sat, stat="max_weight", present=False):  # Saturation -> g
         fig.add_hline(y=1.0 / sat.n_keys, line_dash="dot", line_color="grey", annotation_text="uniform")
     if stat == "entropy":
         fig.add_hline(y=float(np.log(sat.n_keys)), line_dash="dot", line_color="grey", annotation_text="uniform")
+    if d_head:
+        fig.add_vline(x=d_head, line_dash="dot", line_color="#2ca02c", annotation_text=f"this model: d_head = {d_head}")
     fig.update_xaxes(type="log", title="d_head (features per head)", tickvals=list(sat.d_heads))
     fig.update_yaxes(title=STATS[stat], rangemode="tozero")
     fig.update_layout(

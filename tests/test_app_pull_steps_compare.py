@@ -1,0 +1,343 @@
+"""AppTest for /pull, /steps and /compare: every example runs, and each control changes the figures'
+data to exactly what the backend computes (decoded from the plotly spec)."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import ROOT
+from streamlit.testing.v1 import AppTest
+from test_figures_steps import decode
+
+from attention import registry
+from attention.core import split_heads
+from attention.examples import EXAMPLES, PAIRS
+from attention.figures.compare import aligned_attention
+from attention.figures.pull import before_after, lecture_reference
+from attention.lecture import AXES
+from attention.presets import preset_weights
+from attention.pull import pca_project, pca_trajectories, top_context
+from attention.saturation import saturation
+from ui.cache import run_options
+
+N_AXES = len(AXES)
+
+
+def app(page, **query):  # -> AppTest that has run `page` once, with `query` in the link
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.switch_page(f"pages/{page}.py")
+    return at.run()
+
+
+def ok(at):  # the page ran: no exception box, and its figures are there
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def charts(at):  # -> list of plotly specs on the page, in order
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def backend(at, **changes):  # -> the Run the page's settings give, computed directly (no cache)
+    from dataclasses import replace
+
+    settings = replace(at.session_state["settings"], **changes)
+    return registry.run(settings.model, settings.text, **dict(run_options(settings)))
+
+
+def panel(spec, title_start):  # -> the heatmap whose subplot title starts with title_start, as an array
+    titles = [a["text"] for a in spec["layout"]["annotations"] if "=" in a["text"] and "[" in a["text"]]
+    for i, title in enumerate(titles):
+        if title.startswith(title_start):
+            return decode(spec["data"][i]["z"])
+    raise AssertionError(f"no panel {title_start!r} in {titles}")
+
+
+def trace(spec, name):
+    (found,) = [t for t in spec["data"] if t.get("name") == name]
+    return found
+
+
+def points(t):
+    return np.stack([decode(t[a]) for a in "xyz" if a in t], axis=-1)
+
+
+# ----------------------------------------------------------------------------------------------- /steps
+
+
+def qkv(at):
+    return charts(at)[1]
+
+
+@pytest.mark.parametrize("example", list(EXAMPLES))
+def test_steps_every_example_matches_the_backend(example):
+    at = ok(app("steps"))
+    at.selectbox(key="sb_example").select(example).run()
+    ok(at)
+    run = backend(at)
+    assert run.tokens == registry.run("lecture", EXAMPLES[example]).tokens
+    s = charts(at)
+    np.testing.assert_allclose(panel(s[0], "X "), run.hidden[0], atol=1e-6)
+    np.testing.assert_allclose(panel(s[1], "Q = X·W_q"), run.queries[0, 0], atol=1e-5)
+    np.testing.assert_allclose(panel(s[1], "V = X·W_v"), run.values[0, 0], atol=1e-5)
+    np.testing.assert_allclose(panel(s[2], "softmax"), run.weights[0, 0], atol=1e-6)
+    np.testing.assert_allclose(panel(s[3], "Concat·W_o"), run.attn_out[0], atol=1e-5)
+    np.testing.assert_allclose(panel(s[3], "new X"), run.hidden[1], atol=1e-5)
+
+
+def test_steps_heads_layers_and_causal_mask_follow_the_sidebar():
+    at = ok(app("steps", n_head="2", head="1", causal="true", steps="2", layer="1"))
+    run = backend(at)
+    assert (run.n_head, run.n_layer) == (2, 2)
+    s = charts(at)
+    np.testing.assert_allclose(panel(s[0], "X "), run.hidden[1], atol=1e-6)  # layer 1's input
+    np.testing.assert_allclose(panel(s[1], "K = X·W_k"), run.keys[1, 1], atol=1e-5)
+    weights = panel(s[2], "softmax")
+    np.testing.assert_allclose(weights, run.weights[1, 1], atol=1e-6)
+    assert np.all(np.triu(weights, 1) == 0)  # causal: nothing above the diagonal
+    masked = panel(s[2], "mask")
+    np.testing.assert_array_equal(masked, np.tril(np.ones_like(masked)))
+    assert "[n_seq, d_head] = [" in json.dumps(s[1]["layout"]["annotations"])
+
+
+def edit(at, name, row, column, value, preset="identity", n_head=1, version=0):
+    key = f"edit_{name}_{preset}_{n_head}_{version}"
+    at.session_state[key] = {"edited_rows": {row: {column: value}}, "added_rows": [], "deleted_rows": []}
+    return at.run()
+
+
+def test_editing_w_q_changes_queries_downstream_and_nothing_upstream():
+    at = ok(app("steps"))
+    before = charts(at)
+    ok(edit(at, "w_q", 0, "technology", 2.0))  # W_q[food, technology] = 2: food now also asks about technology
+    after = charts(at)
+    w = preset_weights("identity", 1)
+    w["w_q"][0, AXES.index("technology")] = 2.0
+    x = backend(at).hidden[0]
+    expected_q = split_heads(x @ w["w_q"], 1)[0]
+    np.testing.assert_allclose(panel(after[1], "Q = X·W_q"), expected_q, atol=1e-5)
+    assert not np.allclose(panel(after[1], "Q = X·W_q"), panel(before[1], "Q = X·W_q"))
+    np.testing.assert_allclose(panel(after[1], "K = X·W_k"), panel(before[1], "K = X·W_k"))  # keys untouched
+    np.testing.assert_allclose(panel(after[0], "X "), panel(before[0], "X "))  # the input untouched
+    edited_run = registry.run("lecture", at.session_state["settings"].text, weights=w)
+    np.testing.assert_allclose(panel(after[2], "softmax"), edited_run.weights[0, 0], atol=1e-6)
+    assert not np.allclose(panel(after[2], "softmax"), panel(before[2], "softmax"))
+
+
+def test_editing_w_v_changes_values_and_the_output():
+    at = ok(app("steps"))
+    before = charts(at)
+    ok(edit(at, "w_v", AXES.index("food"), "food", -1.0))
+    after = charts(at)
+    assert not np.allclose(panel(after[1], "V = X·W_v"), panel(before[1], "V = X·W_v"))
+    np.testing.assert_allclose(panel(after[2], "softmax"), panel(before[2], "softmax"))  # weights don't use V
+    assert not np.allclose(panel(after[3], "Concat·W_o"), panel(before[3], "Concat·W_o"))
+
+
+@pytest.mark.parametrize(("value", "message"), [(None, "not a number"), (1e9, "too large")])
+def test_a_bad_edit_gets_a_clear_message_and_the_preset_is_used(value, message):
+    at = ok(app("steps"))
+    before = charts(at)
+    ok(edit(at, "w_k", 1, "food", value))
+    shown = [e.value.replace("\\", "") for e in at.error]  # markdown-escaped on the page
+    assert any(message in text and "W_k[technology, food]" in text for text in shown), shown
+    np.testing.assert_allclose(panel(charts(at)[1], "K = X·W_k"), panel(before[1], "K = X·W_k"))
+
+
+def test_reset_brings_back_the_preset():
+    at = ok(app("steps"))
+    before = charts(at)
+    ok(edit(at, "w_q", 0, "food", 5.0))
+    assert not np.allclose(panel(charts(at)[1], "Q = X·W_q"), panel(before[1], "Q = X·W_q"))
+    at.button[0].click().run()
+    ok(at)
+    np.testing.assert_allclose(panel(charts(at)[1], "Q = X·W_q"), panel(before[1], "Q = X·W_q"))
+
+
+def test_saturation_chart_follows_its_switch():
+    at = ok(app("steps"))
+    sat = saturation()
+    spec = charts(at)[-1]
+    np.testing.assert_allclose(decode(spec["data"][0]["y"]), sat.max_weight["unscaled"], rtol=1e-6)
+    at.button_group(key="sat").set_value("entropy").run()
+    spec = charts(ok(at))[-1]
+    np.testing.assert_allclose(decode(spec["data"][0]["y"]), sat.entropy["unscaled"], rtol=1e-6)
+    np.testing.assert_allclose(decode(spec["data"][1]["y"]), sat.entropy["scaled"], rtol=1e-6)
+
+
+def test_steps_page_stays_light_on_webgl():
+    at = ok(app("steps"))
+    webgl = [t for s in charts(at) for t in s["data"] if t["type"].endswith("gl") or t["type"].endswith("3d")]
+    assert len(charts(at)) <= 8 and not webgl
+
+
+# ------------------------------------------------------------------------------------------------ /pull
+
+
+def expected_pull(run, k=2):
+    reference, _, _ = lecture_reference(run.tokens, run.hidden[0], per_axis=5)
+    return pca_trajectories(run.hidden[:, :, :N_AXES], reference=reference, n_components=k)
+
+
+@pytest.mark.parametrize("example", list(EXAMPLES))
+def test_pull_every_example_matches_the_backend_pca(example):
+    at = ok(app("pull", text=EXAMPLES[example]))
+    run = backend(at)
+    paths, ref_points, evr = expected_pull(run)
+    spec = charts(at)[0]
+    np.testing.assert_allclose(points(trace(spec, "tokens: before")), paths[0], atol=1e-5)
+    np.testing.assert_allclose(points(trace(spec, "tokens: after")), paths[-1], atol=1e-5)
+    np.testing.assert_allclose(points(trace(spec, "reference words")), ref_points, atol=1e-5)
+    assert spec["layout"]["xaxis"]["title"]["text"] == f"PC1 ({100 * evr[0]:.0f}% of variance)"
+
+
+def test_alpha_and_steps_move_the_after_points():
+    at = ok(app("pull"))
+    first = points(trace(charts(at)[0], "tokens: after"))
+    at.slider(key="sb_alpha").set_value(0.9).run()
+    at.slider(key="sb_steps").set_value(3).run()
+    run = backend(ok(at))
+    assert run.n_layer == 3
+    paths, _, _ = expected_pull(run)
+    spec = charts(at)[0]
+    np.testing.assert_allclose(points(trace(spec, "tokens: after")), paths[-1], atol=1e-5)
+    assert not np.allclose(points(trace(spec, "tokens: after")), first)
+    lines = [t for t in spec["data"] if t.get("mode") == "lines"]
+    assert len(decode(lines[0]["x"])) == 4  # each path passes through all 3 steps
+
+
+def test_alpha_zero_means_no_movement():
+    at = ok(app("pull", alpha="0.0"))
+    spec = charts(at)[0]
+    np.testing.assert_allclose(points(trace(spec, "tokens: after")), points(trace(spec, "tokens: before")), atol=1e-5)
+
+
+def test_choosing_a_token_annotates_its_arrow_with_its_context():
+    at = ok(app("pull", text="she ate a sweet apple and a ripe banana"))
+    at.selectbox(key="token").select("banana").run()
+    run = backend(ok(at))
+    i = run.tokens.index("banana")
+    context = top_context(run.weights[:, :, i].mean(axis=(0, 1)), run.tokens, k=3, exclude=i)
+    (note,) = [a["text"] for a in charts(at)[0]["layout"]["annotations"] if not a.get("showarrow")]
+    assert note.startswith("<b>banana</b> ←")
+    for word, weight in context:
+        assert f"{word} {weight:.2f}" in note
+    arrows = [a for a in charts(at)[0]["layout"]["annotations"] if a.get("showarrow")]
+    assert arrows[i]["arrowwidth"] > arrows[0]["arrowwidth"]
+
+
+def test_three_d_view():
+    at = ok(app("pull"))
+    at.button_group(key="view").set_value("3-D").run()
+    run = backend(ok(at))
+    paths, _, evr = expected_pull(run, k=3)
+    after = trace(charts(at)[0], "tokens: after")
+    assert after["type"] == "scatter3d"
+    np.testing.assert_allclose(points(after), paths[-1], atol=1e-5)
+
+
+def test_a_link_picks_the_token_and_a_bad_one_falls_back_with_a_notice():
+    at = ok(app("pull", text="the bank of the river", token="river"))
+    assert at.selectbox(key="token").value == "river"
+    at = ok(app("pull", text="the bank of the river", token="<script>"))
+    assert at.selectbox(key="token").value == "bank"  # the ambiguous word is the default
+    assert any("token" in w.value for w in at.warning)
+
+
+def test_empty_sentence_is_a_message_not_a_traceback():
+    at = ok(app("pull"))
+    at.text_area(key="sb_text").input("   ").run()
+    ok(at)
+    assert at.warning and not charts(at)
+
+
+# --------------------------------------------------------------------------------------------- /compare
+
+
+@pytest.mark.parametrize("pair", list(PAIRS))
+def test_compare_every_pair_matches_the_backend(pair):
+    at = ok(app("compare"))
+    at.selectbox(key="cmp_pair").select(pair).run()
+    ok(at)
+    a, b = (EXAMPLES[name] for name in PAIRS[pair])
+    assert at.session_state["settings"].text == a and at.text_area(key="text2").value == b
+    run_a, run_b = backend(at), backend(at, text=b)
+    heatmaps, difference, pulls = charts(at)[:3]
+    np.testing.assert_allclose(decode(heatmaps["data"][0]["z"]), run_a.weights[0, 0], atol=1e-6)
+    np.testing.assert_allclose(decode(heatmaps["data"][1]["z"]), run_b.weights[0, 0], atol=1e-6)
+    word = at.selectbox(key="word").value
+    i_a, i_b = run_a.tokens.index(word), run_b.tokens.index(word)
+    words, row_a, row_b = aligned_attention(
+        run_a.tokens, run_a.weights[0].mean(0)[i_a], run_b.tokens, run_b.weights[0].mean(0)[i_b]
+    )
+    assert difference["data"][0]["x"] == words
+    np.testing.assert_allclose(decode(difference["data"][2]["y"]), row_b - row_a, atol=1e-6)
+    # both pulls come from ONE PCA fit over both sentences
+    (ba, aa), (bb, ab) = before_after(run_a), before_after(run_b)
+    proj = pca_project(np.vstack([ba, bb])[:, :N_AXES], np.vstack([aa, ab])[:, :N_AXES],
+                       lecture_reference([*run_a.tokens, *run_b.tokens], np.vstack([ba, bb]))[0])  # fmt: skip
+    np.testing.assert_allclose(points(trace(pulls, "A: after")), proj.after[: run_a.n_seq], atol=1e-5)
+    np.testing.assert_allclose(points(trace(pulls, "B: after")), proj.after[run_a.n_seq :], atol=1e-5)
+
+
+def test_the_ambiguous_word_turns_toward_its_sense_in_each_sentence():
+    at = ok(app("compare"))
+    at.selectbox(key="cmp_pair").select("bank: river vs money").run()
+    assert at.selectbox(key="word").value == "bank"
+    shift = charts(ok(at))[3]
+    nature, finance = AXES.index("nature"), AXES.index("finance")
+    in_a, in_b = decode(shift["data"][0]["y"]), decode(shift["data"][1]["y"])
+    assert in_a[nature] > in_a[finance] and in_b[finance] > in_b[nature]
+
+
+def test_compare_reads_both_sentences_from_the_link():
+    at = ok(app("compare", text="the dog ate the bread", text2="the dog chased the cat"))
+    assert at.text_area(key="text2").value == "the dog chased the cat"
+    assert at.selectbox(key="cmp_pair").value == "(your own pair)"
+    assert set(at.selectbox(key="word").options) == {"the", "dog"}
+
+
+def test_typing_sentence_a_on_the_page_changes_the_sidebar_sentence():
+    at = ok(app("compare"))
+    at.text_area(key="cmp_text").input("a cat and a dog").run()
+    ok(at)
+    assert at.session_state["settings"].text == "a cat and a dog"
+    assert at.text_area(key="sb_text").value == "a cat and a dog"
+
+
+def test_sentences_without_a_shared_word_get_a_message():
+    at = ok(app("compare", text="apples are red", text2="cars go fast"))
+    assert any("share no word" in i.value for i in at.info)
+
+
+def test_an_empty_or_hostile_second_sentence_is_a_message():
+    at = ok(app("compare"))
+    at.text_area(key="text2").input(" ").run()
+    assert any(w.value.startswith("Sentence B") for w in ok(at).warning)
+    at = ok(app("compare", text2="bad\x00text"))
+    assert any("text2" in w.value for w in at.warning)  # fell back to the default, with a notice
+
+
+# ------------------------------------------------------------------------------------------ real models
+
+
+@pytest.mark.skipif("minilm" not in registry.available_models(), reason="MiniLM checkpoint not installed")
+@pytest.mark.parametrize("page", ["pull", "steps", "compare"])
+def test_real_model_pages_show_the_models_numbers(page):
+    at = ok(app(page, model="minilm", layer="2", head="3"))
+    run = backend(at)
+    s = charts(at)
+    if page == "steps":
+        np.testing.assert_allclose(panel(s[1], "Q "), run.queries[2, 3], atol=1e-4)
+        np.testing.assert_allclose(panel(s[2], "softmax"), run.weights[2, 3], atol=1e-5)
+    if page == "pull":
+        paths, _, _ = pca_trajectories(run.hidden, n_components=2)
+        np.testing.assert_allclose(points(trace(s[0], "tokens: after")), paths[-1], atol=1e-3)
+        assert len([t for t in s[0]["data"] if t.get("mode") == "lines"][0]["x"]["bdata"]) > 0
+        before, after = before_after(run, 2)
+        proj = pca_project(before, after)
+        np.testing.assert_allclose(points(trace(s[1], "tokens: after")), proj.after, atol=1e-3)
+    if page == "compare":
+        np.testing.assert_allclose(decode(s[0]["data"][0]["z"]), run.weights[2, 3], atol=1e-6)
