@@ -209,7 +209,9 @@ def finish():
         notice = params.unknown_notice(set(first[0]) - known)
         if notice:
             add_notice(notice)
-            st.toast(notice)
+            from ui.page import md_escape  # here, not at the top: ui.page imports this module
+
+            st.toast(md_escape(notice))  # a toast is markdown: a link's key must not become an image or a link
     slot = st.session_state.get(_SHARE)
     if slot is not None:
         with slot.expander("Share this view"):
