@@ -189,7 +189,10 @@ def open_session(browser, url, cookies=()):  # -> (context, page, replica addres
 
 def assert_renders(page):
     page.locator('[data-testid="stApp"]').wait_for(state="visible", timeout=RENDER_TIMEOUT_MS)
-    page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=RENDER_TIMEOUT_MS)
+    # Whichever comes first: a chart, or an exception (fail fast instead of waiting for a chart that never comes).
+    page.locator('.js-plotly-plot, [data-testid="stException"]').first.wait_for(
+        state="visible", timeout=RENDER_TIMEOUT_MS
+    )
     assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
         '[data-testid="stException"]'
     ).first.inner_text()
@@ -201,24 +204,20 @@ def route_key(context):  # -> the stroute cookie nginx set for this browser sess
     return keys[0]
 
 
-def access_log_routes(
-    run_dir, keys, timeout=20
-):  # -> {key: [(request, status, upstream)]}, once each has its websocket
-    pattern = re.compile(r'"(\S+ \S+) [^"]*" (\d+) route=(\S+) upstream=(.*) rt=')
+LOG_LINE = re.compile(r'"(\S+ \S+) [^"]*" (\d+) route=(\S+) upstream=(.*) rt=')  # see log_format in the template
+STREAM = ("GET /_stcore/stream", "101")  # a websocket; nginx logs it when it closes
+
+
+def routes_when(run_dir, done, timeout=30):  # -> {route key: [(request, status, upstream)]} once done(routes)
     deadline = time.monotonic() + timeout
     while True:
-        routes = {key: [] for key in keys}
+        routes = {}
         for line in (run_dir / "access.log").read_text().splitlines():
-            match = pattern.search(line)
-            if match and match[3] in routes:
-                routes[match[3]].append((match[1], match[2], match[4]))
-        done = all(
-            any(req == "GET /_stcore/stream" and status == "101" for req, status, _ in lines)
-            for lines in routes.values()
-        )
-        if done or time.monotonic() > deadline:
+            if match := LOG_LINE.search(line):
+                routes.setdefault(match[3], []).append((match[1], match[2], match[4]))
+        if done(routes) or time.monotonic() > deadline:
             return routes
-        time.sleep(0.5)  # nginx logs a websocket when it closes
+        time.sleep(0.5)
 
 
 @pytest.mark.browser
@@ -244,24 +243,36 @@ def test_two_replicas_behind_nginx_serve_sticky_sessions_and_survive_a_dead_repl
             assert set(served.values()) == addresses, f"sessions not spread over both replicas: {served}"
 
             # Sticky: each session's page, static files and websocket all went to the replica that served its page.
+            # One viewer on the replica we will kill stays open; the others close, so nginx logs their websockets.
+            stranded = sessions[0]
+            stranded_key, dead_address = route_key(stranded[0]), stranded[2]
             for context, _, _ in sessions:
-                context.close()
-            routes = access_log_routes(running.run_dir(), served)
-            for key, lines in routes.items():
-                assert ("GET /_stcore/stream", "101", served[key]) in lines, (key, lines)
-                assert {upstream for _, _, upstream in lines} == {served[key]}, (key, lines)
+                if context is not stranded[0]:
+                    context.close()
+            closed = {key: replica for key, replica in served.items() if key != stranded_key}
+            routes = routes_when(running.run_dir(), lambda r: all((*STREAM, closed[k]) in r.get(k, ()) for k in closed))
+            for key, replica in closed.items():
+                assert (*STREAM, replica) in routes.get(key, ()), (key, routes.get(key))
+                assert {upstream for _, _, upstream in routes[key]} == {replica}, (key, routes[key])
 
-            # Kill one replica: new sessions, and a returning viewer whose replica died, work through the other.
-            returning_key, dead_address = next(iter(served.items()))
+            # Kill one replica. Its open viewer reconnects to the other; new viewers, and a returning viewer whose
+            # replica died, work through the other.
             dead_name = next(name for name, (_, port) in replicas.items() if f"127.0.0.1:{port}" == dead_address)
             os.kill(replicas[dead_name][0], signal.SIGKILL)
             live = (addresses - {dead_address}).pop()
+            returning_key = next((key for key, replica in closed.items() if replica == dead_address), stranded_key)
             returning = [{"name": "stroute", "value": returning_key, "url": url}]
             after = [open_session(browser, url, returning)] + [open_session(browser, url) for _ in range(3)]
             for context, page, replica in after:
                 assert replica == live
                 assert_renders(page)
                 context.close()
+            stranded[0].close()
+            routes = routes_when(running.run_dir(), lambda r: (*STREAM, live) in r.get(stranded_key, ()))
+            assert (*STREAM, live) in routes.get(stranded_key, ()), (
+                "stranded viewer never reconnected",
+                routes.get(stranded_key),
+            )
         except BaseException:
             print("\n".join(running.output) + running.logs_tail())
             raise
