@@ -123,16 +123,21 @@ st_ = stages(run, layer, head)  # this head's every stage, [1, ...]
 where = f"layer {layer}, head {head}" + (f" of {run.n_head}" if run.n_head > 1 else "")
 
 with x_slot:
-    st.subheader(f"1 · The input X  [n_seq, d_model]  ({'embeddings' if layer == 0 else f'after {layer} step(s)'})")
+    if layer == 0:
+        what = "the embeddings" if lecture else "the embeddings (token + position)"
+    else:
+        what = f"after {layer} pull step(s)" if lecture else f"the hidden state entering layer {layer}"
+    st.subheader(f"1 · The input X  [n_seq, d_model]: {what}")
     st.caption("One row per token. In the lecture model every column is a meaning you can read." if lecture else "")
     page.chart(stage_grid([Panel("X", x, rows, dims, "[n_seq, d_model]")], present=settings.present), "steps-x")
     page.csv_download(x, "steps-x", rows=run.tokens, cols=dims)
 
+first = 3 if lecture else 2  # section numbers: the lecture model has its weights as section 2
 if not lecture:
     st.info("Real checkpoints' weight matrices are not editable here; the numbers below are the model's own.")
 q_name = "Q = X·W_q" if lecture else "Q"
 section(
-    f"3 · Queries, keys, values for {where}  [n_seq, d_head]",
+    f"{first + 0} · Queries, keys, values for {where}  [n_seq, d_head]",
     [
         Panel(q_name, st_.queries[0], rows, cols, "[n_seq, d_head]"),
         Panel(q_name.replace("Q", "K").replace("_q", "_k"), st_.keys[0], rows, cols, "[n_seq, d_head]"),
@@ -143,7 +148,7 @@ section(
 )
 mask = np.ones((run.n_seq, run.n_seq), dtype=bool) if run.mask is None else run.mask
 section(
-    "4 · Scores become weights  [n_seq, n_seq]: each row is a query, each column a key",
+    f"{first + 1} · Scores become weights  [n_seq, n_seq]: each row is a query, each column a key",
     [
         Panel("QKᵀ" if run.similarity == "dot" else "cos(q, k)", st_.scores[0], rows, rows, "[n_seq, n_seq]"),
         Panel(
@@ -169,7 +174,7 @@ out_panels = [
 if lecture:
     out_panels.append(Panel("new X = (1−α)X + α·out", run.hidden[layer + 1], rows, dims, "[n_seq, d_model]"))
 section(
-    "5 · Each output row is a weighted sum of value rows; the heads are joined and projected by W_o",
+    f"{first + 2} · Each output row is a weighted sum of value rows; the heads are joined and projected by W_o",
     out_panels,
     "steps-output",
     n_cols=2,
@@ -178,7 +183,7 @@ section(
 if lecture:
     st.caption(f"The last matrix is the context pull with α = {settings.alpha:g}: it is X for the next step.")
 
-st.subheader("6 · Why divide by √d_head?")
+st.subheader(f"{first + 3} · Why divide by √d_head?")
 st.markdown(
     "A dot product adds up d_head products, so random scores spread like √d_head. Without scaling, "
     "softmax turns almost one-hot as d_head grows, and its gradient vanishes; dividing by √d_head keeps it steady."

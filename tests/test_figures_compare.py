@@ -11,6 +11,7 @@ from attention.figures.compare import (
     aligned_attention,
     attention_pair_figure,
     axis_shift_figure,
+    cosine_shift,
     default_word,
     difference_figure,
     difference_table,
@@ -81,3 +82,11 @@ def test_axis_shift_figure_plots_each_sentences_shift():
     np.testing.assert_allclose(decode(s["data"][0]["y"]), [0.3, -0.1], rtol=1e-6)
     np.testing.assert_allclose(decode(s["data"][1]["y"]), [-0.2, 0.4], rtol=1e-6)
     assert s["data"][0]["x"] == ["food", "technology"]
+
+
+def test_cosine_shift_is_the_change_of_direction_not_of_length():
+    before, after = np.array([3.0, 4.0, 0.0]), np.array([3.0, 4.0, 0.0]) * 0.2  # shrunk, same direction
+    np.testing.assert_allclose(cosine_shift(before, after), 0, atol=1e-7)
+    after = np.array([0.0, 4.0, 0.0])  # turned toward axis 1
+    shift = cosine_shift(before, after)
+    np.testing.assert_allclose(shift, [0 - 0.6, 1 - 0.8, 0], atol=1e-6)

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 from test_figures_steps import decode
 
-from attention.figures.pull import axis_titles, compare_pull_figure, context_text, pull_figure, pull_table
+from attention.figures.pull import (
+    axis_titles,
+    before_after,
+    compare_pull_figure,
+    context_text,
+    lecture_reference,
+    pull_figure,
+    pull_table,
+)
 
 
 def spec(fig):
@@ -111,3 +119,46 @@ def test_context_text_and_table():
     row = table[(table.step == 2) & (table.position == 4)].iloc[0]
     assert row.token == "<b>pie</b>"  # CSV holds the raw token; only figures escape
     np.testing.assert_allclose([row.PC1, row.PC2], paths[2, 4], rtol=1e-6)
+
+
+def test_grouped_reference_words_get_one_label_per_cluster_at_its_centre():
+    ref = np.array([[0.0, 0.0], [2.0, 0.0], [10.0, 10.0]])
+    s = spec(pull_figure(TOKENS, random_paths(), [0.5, 0.2], ref, ["pear", "plum", "laptop"], ["food", "food", "tech"]))
+    (labels,) = traces(s, "meanings")
+    np.testing.assert_allclose(points(labels), [[1.0, 0.0], [10.0, 10.0]])
+    assert labels["text"] == ["<i>food</i>", "<i>tech</i>"]
+    assert traces(s, "reference words")[0]["hovertext"] == ["pear (food)", "plum (food)", "laptop (tech)"]
+
+
+def test_the_selected_token_is_drawn_again_on_top():
+    paths = random_paths()
+    s = spec(pull_figure(TOKENS, paths, [0.5, 0.2], selected=3))
+    (top,) = traces(s, "tokens: the (3)")
+    np.testing.assert_allclose(points(top), paths[1, [3]], rtol=1e-6)
+
+
+def test_before_after_is_the_pull_for_the_lecture_model_and_the_residual_for_real_ones():
+    from attention import registry
+
+    run = registry.run("lecture", "the bank of the river", steps=3)
+    before, after = before_after(run)
+    np.testing.assert_array_equal(before, run.hidden[0])
+    np.testing.assert_array_equal(after, run.hidden[3])
+    run.model = "real"  # the same arrays read as a real model's: one layer's input and input + attention
+    before, after = before_after(run, layer=1)
+    np.testing.assert_array_equal(before, run.hidden[1])
+    np.testing.assert_allclose(after, run.hidden[1] + run.attn_out[1])
+    np.testing.assert_array_equal(before_after(run, layer=99)[0], run.hidden[2])  # clamped to the last layer
+
+
+def test_lecture_reference_shows_the_sentences_topics_and_both_senses():
+    from attention import lecture
+
+    tokens = lecture.tokenize("she ate a sweet apple and a ripe banana")
+    x, _ = lecture.embed(tokens)
+    vectors, words, groups = lecture_reference(tokens, x)
+    assert set(groups) >= {"food", "technology"}  # apple's two senses: fruit and technology
+    assert len(set(groups)) <= 4  # not all sixteen clusters
+    for v, w, g in zip(vectors, words, groups, strict=True):
+        np.testing.assert_allclose(v, lecture.word_vector(w)[: len(lecture.AXES)])
+        assert lecture.AXES[int(np.argmax(v))] == g

@@ -15,6 +15,7 @@ from .common import SCORES_SCALE, WEIGHTS_SCALE, escape, theme
 
 CELL_TEXT_MAX = 16  # write the numbers into the cells when both sides are at most this long
 KINDS = ("signed", "weights", "mask")
+MAX_TICKS = 64  # label every row / column up to this many
 
 
 @dataclass
@@ -94,13 +95,11 @@ def stage_grid(panels, n_cols=None, present=False, title=None):  # list[Panel] -
     for i, panel in enumerate(panels):
         r, c = divmod(i, n_cols)
         fig.add_trace(heatmap(panel), row=r + 1, col=c + 1)
-        # every label shown (plotly would skip some on crowded axes): a skipped token is a lost row
-        fig.update_yaxes(
-            autorange="reversed", type="category", tickmode="array", tickvals=fig.data[-1].y, row=r + 1, col=c + 1
-        )
-        fig.update_xaxes(
-            type="category", tickangle=-45, tickmode="array", tickvals=fig.data[-1].x, row=r + 1, col=c + 1
-        )
+        # every label shown (plotly skips some on crowded axes, and a skipped token is a lost row), unless
+        # there are too many to read anyway (a real model's 384 features)
+        every = lambda labels: dict(tickmode="array", tickvals=labels) if len(labels) <= MAX_TICKS else {}  # noqa: E731
+        fig.update_yaxes(autorange="reversed", type="category", **every(fig.data[-1].y), row=r + 1, col=c + 1)
+        fig.update_xaxes(type="category", tickangle=-45, **every(fig.data[-1].x), row=r + 1, col=c + 1)
     tallest = max(p.matrix.shape[0] for p in panels)
     fig.update_layout(title=title)
     return theme(fig, present, height=n_rows * (120 + 26 * tallest))
