@@ -17,23 +17,28 @@ page.notices(run, settings)
 layer, labels = settings.layer, page.labels(run)
 
 
-def head_names():  # -> list[str]: "head 0: …" with the lecture preset's description when there is one
-    names = [f"head {h}" for h in range(run.n_head)]
-    if run.model == "lecture":
-        try:
-            from attention.presets import head_descriptions
+def head_descriptions():  # -> list[str] | None: what each lecture-preset head was built to do
+    if run.model != "lecture":
+        return None
+    try:
+        from attention.presets import head_descriptions as describe
 
-            return [f"{n}: {d}" for n, d in zip(names, head_descriptions(settings.preset, run.n_head), strict=False)]
-        except (ImportError, ValueError):
-            pass
-    return names
+        return list(describe(settings.preset, run.n_head))
+    except (ImportError, ValueError):
+        return None
 
 
-names = head_names()
+names = [f"head {h}" for h in range(run.n_head)]
+described = head_descriptions()
+if run.n_head == 1:
+    st.info("This model has a single head. Pick n_head = 4 and the *designed* weights in the sidebar to see "
+            "heads that look for different things.", icon="💡")  # fmt: skip
 st.subheader(f"All {run.n_head} heads of layer {layer}")
-page.chart(head_grid(run.weights[layer], run.tokens, titles=[n.split(":")[0] for n in names],
+page.chart(head_grid(run.weights[layer], run.tokens, titles=names,
                      present=settings.present, selected=settings.head), f"heads-L{layer}")  # fmt: skip
 table = summary_table(run.weights[layer], run.tokens, names)
+if described:
+    table["built to"] = described
 st.caption(
     "What each head looks at, averaged over the query tokens (shares of attention; each row of weights sums to 1)."
 )
@@ -59,7 +64,7 @@ st.segmented_control(
     "Head", list(range(run.n_head)), key="heads_pick", on_change=pick_head, format_func=names.__getitem__
 )
 weights = run.weights[layer, settings.head]
-page.chart(attention_heatmap(weights, run.tokens, title=f"{names[settings.head]} · layer {layer}",
+page.chart(attention_heatmap(weights, run.tokens, title=f"Head {settings.head} · layer {layer}",
                              present=settings.present), f"head-L{layer}-H{settings.head}")  # fmt: skip
 page.csv_download(weights, f"weights-L{layer}-H{settings.head}", rows=labels, cols=labels)
 page.formula(

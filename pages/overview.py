@@ -18,15 +18,8 @@ run = page.load(settings)
 labels = page.labels(run)
 
 
-def default_word():  # -> index: the sentence's ambiguous word (apple, bank, it, ...), else the one that moves most
-    from attention.vocab import AMBIGUOUS
-
-    hits = [i for i, t in enumerate(run.tokens) if t.lower() in AMBIGUOUS]
-    return hits[0] if hits else int(np.argmax(np.linalg.norm(run.hidden[-1] - run.hidden[0], axis=-1)))
-
-
 with st.columns([1, 3])[0]:
-    word = page.url_choice("Follow one word", list(range(run.n_seq)), key="word", default=default_word(),
+    word = page.url_choice("Follow one word", list(range(run.n_seq)), key="word", default=page.focus_token(run),
                            format_func=labels.__getitem__)  # fmt: skip
 page.notices(run, settings)
 

@@ -72,6 +72,14 @@ def labels(run):  # -> list[str] n_seq, unique and escaped
     return token_labels(run.tokens)
 
 
+def focus_token(run):  # -> int: the token a page follows first
+    """The sentence's ambiguous word (apple, bank, it, ...) if it has one, else the token that moves most."""
+    from attention.vocab import AMBIGUOUS
+
+    hits = [i for i, t in enumerate(run.tokens) if str(t).lower() in AMBIGUOUS]
+    return hits[0] if hits else int(np.argmax(np.linalg.norm(run.hidden[-1] - run.hidden[0], axis=-1)))
+
+
 def table(array, rows=None, cols=None):  # [n_rows, n_cols] or [n] -> DataFrame
     a = np.asarray(array)
     if a.ndim == 1:

@@ -108,6 +108,6 @@ def row_bars(row, tokens, query, kind="weights", present=False, title=None):  # 
     )
     what = "weight" if kind == "weights" else "score"
     fig.update_xaxes(title="key (looked at)", type="category", tickangle=-45)
-    fig.update_yaxes(title=what, range=[0, 1.1] if kind == "weights" else None)
+    fig.update_yaxes(title=what, rangemode="tozero" if kind == "weights" else "normal")
     fig.update_layout(title=title or f"Where “{labels[query]}” looks", showlegend=False)
     return theme(fig, present, height=360)

@@ -35,13 +35,21 @@ def first_z(page, index=0):  # -> np.ndarray: the z matrix plotly.js is drawing 
     return np.array(z, dtype=np.float64)
 
 
+def shoot(page, path):  # the whole page: Streamlit scrolls inside its main block, so grow the viewport to fit
+    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size({"width": 1440, "height": min(int(height) + 40, 6000)})
+    page.wait_for_timeout(800)  # plotly redraws at the new size
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": 1440, "height": 1000})
+
+
 @pytest.mark.parametrize("path", PATHS, ids=[p or "overview" for p in PATHS])
 def test_page_renders_cleanly(server, page, screenshots, path):
     open_page(page, f"{server}/{path}")
     assert page.locator(CHART).first.is_visible()
     assert page.locator(EXCEPTION).count() == 0
     assert page.locator("h1").count() >= 1
-    page.screenshot(path=str(screenshots / f"{path or 'overview'}.png"), full_page=True)
+    shoot(page, screenshots / f"{path or 'overview'}.png")
     assert page.errors == [], f"console errors on /{path}: {page.errors}"
 
 

@@ -1,0 +1,180 @@
+"""The frame and the Overview, Scores and Heads pages through Streamlit's AppTest: every preset runs, widgets
+change what the figures hold (decoded from the plotly spec and compared with the backend), links round-trip."""
+
+import numpy as np
+import pytest
+from plotly_spec import figures, trace_values
+from streamlit.testing.v1 import AppTest
+
+from attention import registry
+from attention.examples import EXAMPLES
+from attention.run import stages
+from ui import params
+from ui.settings import Settings
+
+APP = str(params.__file__).replace("ui/params.py", "app.py")
+PAGES = {"overview": "pages/overview.py", "scores": "pages/scores.py", "heads": "pages/heads.py"}
+
+
+def app(query=None, page=None):  # -> AppTest after its first run (on the overview), then on `page`
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(query or {})
+    at.run()
+    if page:
+        at.switch_page(PAGES[page]).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def backend(**settings):  # -> Run computed directly, the way the page should have
+    s = Settings(**settings)
+    options = dict(n_head=s.n_head, preset=s.preset, alpha=s.alpha, steps=s.steps, temperature=s.temperature,
+                   causal=s.causal, similarity=s.similarity)  # fmt: skip
+    return registry.run("lecture", s.text, **options)
+
+
+def warnings(at):  # -> str: every warning and info on the page
+    return " ".join(str(w.value) for w in [*at.warning, *at.info])
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_preset_runs_on_the_page(page):
+    at = app(page=page)
+    for name in EXAMPLES:
+        at.selectbox(key="sb_example").set_value(name).run()
+        assert not at.exception, (page, name, at.exception)
+        assert at.text_area(key="sb_text").value == EXAMPLES[name]
+        assert len(at.get("plotly_chart")) >= 1
+        assert at.title[0].value  # every page has its title...
+        assert len(at.expander) >= 1  # ...and the formula expander
+
+
+def test_scores_weights_match_the_backend_and_follow_temperature():
+    at = app({"stage": "weights"}, page="scores")
+    at.slider(key="sb_temperature").set_value(2.5).run()  # stage was read on the first run only: re-pick it
+    at.segmented_control(key="stage").set_value("weights").run()
+    z = trace_values(figures(at)[0], "z")
+    expected = stages(backend(temperature=2.5), 0, 0).weights[0]
+    np.testing.assert_allclose(z, expected, rtol=1e-6)
+    at.slider(key="sb_temperature").set_value(0.5).run()
+    z_cold = trace_values(figures(at)[0], "z")
+    np.testing.assert_allclose(z_cold, stages(backend(temperature=0.5), 0, 0).weights[0], rtol=1e-6)
+    assert z_cold.max() > z.max()  # a lower temperature sharpens every row
+    assert at.query_params["temperature"] == "0.5"
+
+
+def test_scores_raw_stage_and_causal_mask():
+    at = app(page="scores")
+    at.toggle(key="sb_causal").set_value(True).run()
+    at.segmented_control(key="stage").set_value("masked").run()
+    z = trace_values(figures(at)[0], "z")
+    run = backend(causal=True)
+    upper = np.triu(np.ones((run.n_seq, run.n_seq), bool), 1)
+    assert np.isnan(z[upper]).all()  # masked cells are blank (−∞ as text)
+    np.testing.assert_allclose(z[~upper], stages(run, 0, 0).scaled[0][~upper], rtol=1e-6)
+    at.segmented_control(key="stage").set_value("raw").run()
+    np.testing.assert_allclose(trace_values(figures(at)[0], "z"), stages(run, 0, 0).scores[0], rtol=1e-6)
+
+
+def test_query_picker_shows_that_row_as_bars():
+    at = app(page="scores")
+    at.segmented_control(key="stage").set_value("weights").run()
+    run = backend()
+    for query in (0, 3):
+        at.selectbox(key="query").set_value(query).run()
+        bars = trace_values(figures(at)[-1], "y")
+        np.testing.assert_allclose(bars, run.weights[0, 0, query], rtol=1e-6)
+    assert at.query_params["query"] == "3"
+
+
+def test_heads_grid_holds_every_head_on_one_scale():
+    at = app(page="heads")
+    at.selectbox(key="sb_n_head").set_value(4).run()
+    at.selectbox(key="sb_preset").set_value("designed").run()
+    grid = figures(at)[0]
+    run = backend(n_head=4, preset="designed")
+    assert len(grid["data"]) == 4 and {t["coloraxis"] for t in grid["data"]} == {"coloraxis"}
+    for h in range(4):
+        np.testing.assert_allclose(trace_values(grid, "z", h), run.weights[0, h], rtol=1e-6)
+    table = at.dataframe[0].value
+    assert len(table) == 4 and "entropy (bits)" in table.columns
+    at.segmented_control(key="heads_pick").set_value(2).run()  # pick a head for detail
+    assert at.selectbox(key="sb_head").value == 2
+    np.testing.assert_allclose(trace_values(figures(at)[-1], "z"), run.weights[0, 2], rtol=1e-6)
+
+
+def test_overview_shows_weights_and_the_pull():
+    at = app()
+    weights, pull = figures(at)[:2]
+    run = backend()
+    np.testing.assert_allclose(trace_values(weights, "z"), run.weights[0, 0], rtol=1e-6)
+    assert list(trace_values(weights, "x")) == [
+        "she",
+        "ate",
+        "a (2)",
+        "sweet",
+        "apple",
+        "and",
+        "a (6)",
+        "ripe",
+        "banana",
+    ]
+    assert at.selectbox(key="word").value == run.tokens.index("apple")  # the ambiguous word is followed first
+    assert any(t.get("name") == "reference words" for t in pull["data"])
+
+
+def test_a_link_opens_the_view_it_describes():
+    query = {"text": "the cat saw the dog", "temperature": "1.5", "similarity": "cosine", "n_head": "2",
+             "preset": "random", "head": "1", "causal": "true"}  # fmt: skip
+    at = app(query)
+    assert at.text_area(key="sb_text").value == query["text"]
+    assert at.selectbox(key="sb_head").value == 1 and at.toggle(key="sb_causal").value
+    assert at.radio(key="sb_similarity").value == "cosine"
+    run = backend(text=query["text"], temperature=1.5, similarity="cosine", n_head=2, preset="random", causal=True)
+    np.testing.assert_allclose(trace_values(figures(at)[0], "z"), run.weights[0, 1], rtol=1e-6)
+    assert dict(at.query_params) == query  # the link is kept as it came
+    assert "in the link" not in warnings(at)  # nothing fell back
+
+
+@pytest.mark.parametrize(
+    "query, bad",
+    [
+        ({"temperature": "-3"}, "temperature"),
+        ({"model": "../../etc/passwd"}, "model"),
+        ({"model": "https://evil.example/x"}, "model"),
+        ({"layer": "abc"}, "layer"),
+        ({"text": ["a", "b"]}, "text"),
+        ({"n_head": "999"}, "n_head"),
+        ({"text": "<img src=x onerror=alert(1)>", "alpha": "2"}, "alpha"),
+    ],
+)
+def test_a_bad_link_falls_back_with_a_notice(query, bad):
+    at = app(query)
+    assert f"{bad}" in warnings(at)
+    assert bad not in at.query_params or bad == "text"  # the bad value left the link
+    if "model" in query:
+        assert at.selectbox(key="sb_model").value == "lecture"
+
+
+def test_a_layer_beyond_the_model_moves_to_the_last_one():
+    at = app({"steps": "3", "layer": "2"})
+    assert at.selectbox(key="sb_layer").value == 2
+    at.slider(key="sb_steps").set_value(1).run()
+    assert not at.exception and at.selectbox(key="sb_layer").value == 0
+
+
+@pytest.mark.parametrize("text", ["", "   ", "!!!", "<script>window.x=1</script>", "[link](http://x) $x$ :red[y]"])
+@pytest.mark.parametrize("page", list(PAGES))
+def test_odd_text_gives_a_message_or_a_result_never_a_traceback(text, page):
+    at = app(page=page)
+    at.text_area(key="sb_text").set_value(text).run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) >= 1 or at.warning  # a figure, or a clear warning instead
+
+
+def test_presentation_mode_enlarges_the_figures():
+    at = app()
+    small = figures(at)[0]["layout"]["font"]["size"]
+    at.toggle(key="sb_present").set_value(True).run()
+    assert figures(at)[0]["layout"]["font"]["size"] > small
+    assert at.query_params["present"] == "true"
