@@ -2,7 +2,8 @@
 # Start N Streamlit replicas on 127.0.0.1 behind Debian's nginx (sticky sessions, websocket upgrade).
 # Usage: bash deploy/start.sh N [PORT]   (nginx on PORT, default 8500; replicas on PORT+1 .. PORT+N)
 # Env: STREAMLIT_SERVER_COOKIE_SECRET (shared by all replicas; generated if unset), APP (default app.py),
-#      NGINX (default /usr/sbin/nginx), REPLICA_BASE_PORT (default PORT+1). Ctrl-C or TERM stops everything.
+#      LISTEN (nginx's address, default 127.0.0.1; 0.0.0.0 to serve the network), NGINX (default /usr/sbin/nginx),
+#      REPLICA_BASE_PORT (default PORT+1). Replicas always listen on 127.0.0.1. Ctrl-C or TERM stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,9 @@ case "$PORT" in '' | *[!0-9]*) echo "PORT must be a number (got '$PORT'); try 85
 [ "$N" -ge 1 ] || { echo "N must be >= 1 (got $N); try 2" >&2; exit 2; }
 BASE=${REPLICA_BASE_PORT:-$((PORT + 1))}
 APP=${APP:-app.py}
+LISTEN=${LISTEN:-127.0.0.1}
+case "$LISTEN" in '' | *[!0-9A-Fa-f.:\[\]]*) echo "LISTEN must be an IP address (got '$LISTEN'); try 127.0.0.1 or 0.0.0.0" >&2; exit 2 ;; esac
+HOST=$LISTEN; [ "$HOST" != 0.0.0.0 ] || HOST=127.0.0.1  # where this script checks nginx's health
 NGINX=${NGINX:-/usr/sbin/nginx}
 STREAMLIT=.venv/bin/streamlit
 [ -x "$STREAMLIT" ] || STREAMLIT=$(command -v streamlit) || { echo "streamlit not found; run: bash scripts/setup.sh" >&2; exit 1; }
@@ -52,7 +56,7 @@ done
 CONF="$RUN_DIR/nginx.conf"
 while IFS= read -r line; do
   if [ "$line" = "@UPSTREAM_SERVERS@" ]; then printf '%s' "$SERVERS"; else
-    line=${line//@PORT@/$PORT}; printf '%s\n' "${line//@RUN_DIR@/$RUN_DIR}"; fi
+    line=${line//@LISTEN@/$LISTEN}; line=${line//@PORT@/$PORT}; printf '%s\n' "${line//@RUN_DIR@/$RUN_DIR}"; fi
 done <deploy/nginx.conf.template >"$CONF"
 
 http_ok() {  # url -> exit 0 when it answers 200
@@ -72,14 +76,14 @@ wait_healthy() {  # url pid what -> waits up to 120 s; fails if the process died
 "$NGINX" -p "$RUN_DIR" -c "$CONF" -e "$RUN_DIR/error.log" >"$RUN_DIR/nginx.out" 2>&1 &
 NGINX_PID=$!
 PIDS+=("$NGINX_PID")
-echo "nginx pid=$NGINX_PID port=$PORT conf=$CONF"
+echo "nginx pid=$NGINX_PID port=$PORT listen=$LISTEN conf=$CONF"
 
 for i in $(seq 1 "$N"); do
   wait_healthy "http://127.0.0.1:$((BASE + i - 1))/_stcore/health" "${PIDS[$((i - 1))]}" "replica $i"
 done
-wait_healthy "http://127.0.0.1:$PORT/_stcore/health" "$NGINX_PID" "nginx"
+wait_healthy "http://$HOST:$PORT/_stcore/health" "$NGINX_PID" "nginx"
 echo "logs $RUN_DIR"
-echo "ready http://127.0.0.1:$PORT/  (Ctrl-C stops all)"
+echo "ready http://$HOST:$PORT/  (Ctrl-C stops all)"
 
 # Stay in the foreground until a signal arrives or nginx exits; a dead replica is left to nginx's failover.
 wait "$NGINX_PID" || true

@@ -102,7 +102,8 @@ class Cluster:
 
     def __init__(self, n_replica):
         self.port = free_port_block(n_replica + 1)
-        env = {key: value for key, value in os.environ.items() if key != "APP"}  # the real app.py
+        overrides = {"APP", "LISTEN", "NGINX", "REPLICA_BASE_PORT"}  # the real app.py, on loopback, Debian's nginx
+        env = {key: value for key, value in os.environ.items() if key not in overrides}
         self.proc = subprocess.Popen(
             ["bash", "deploy/start.sh", str(n_replica), str(self.port)],
             cwd=ROOT,
