@@ -65,6 +65,21 @@ def test_dockerignore_keeps_local_environment_out_of_the_image():
         assert needed not in ignored
 
 
+def test_kubernetes_example_has_probes_shared_secret_and_affinity():
+    import yaml  # PyYAML comes with huggingface_hub (requirements.txt)
+    docs = {doc["kind"]: doc for doc in yaml.safe_load_all((ROOT / "deploy" / "kubernetes.yaml").read_text())}
+    pod = docs["Deployment"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["path"] == "/_stcore/health"
+    secret = next(env for env in container["env"] if env["name"] == "STREAMLIT_SERVER_COOKIE_SECRET")
+    assert "secretKeyRef" in secret["valueFrom"], "the cookie secret must come from a Secret, shared by every pod"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert {"cpu", "memory"} <= set(container["resources"]["requests"])
+    assert docs["Service"]["spec"]["sessionAffinity"] == "ClientIP"
+    assert docs["Ingress"]["metadata"]["annotations"]["nginx.ingress.kubernetes.io/affinity"] == "cookie"
+
+
 @pytest.mark.parametrize("args", [[], ["zero"], ["0"], ["2", "80a"]])
 def test_start_script_rejects_bad_arguments_with_usage(args):
     done = subprocess.run(["bash", "deploy/start.sh", *args], cwd=ROOT, capture_output=True, text=True, timeout=30)
