@@ -65,6 +65,7 @@ def load(settings, weights=None):  # -> Run, or stops the page with a clear mess
 
 def chart(fig, name, **kwargs):
     """A plotly figure at full width, with a PNG export named `name` at scale 2."""
+    kwargs.setdefault("theme", None)  # the figure's own theme (common.theme): the page shows what the PNG holds
     st.plotly_chart(fig, width="stretch", config=export_config(name), **kwargs)
 
 

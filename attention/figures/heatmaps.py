@@ -66,6 +66,7 @@ def attention_heatmap(
             y=np.array(rows, dtype=object),
             text=cell_text(matrix, 2),
             texttemplate="%{text}" if show_text else None,
+            textfont=dict(size=17 if present and len(rows) <= 10 else 12),
             hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{what} %{{text}}<extra></extra>",
             colorbar=dict(title=dict(text=what), thickness=14),
             xgap=1,
