@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench.run` measures the backend, the browser, long inputs and concurrency."""

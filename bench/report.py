@@ -1,0 +1,139 @@
+"""The benchmark report as markdown: every number next to its target (issue 5), misses included."""
+
+FIRST_CHART = 1.3  # x the floor's first chart
+CHANGE_LECTURE, CHANGE_MINILM = 1.5, 2.0  # x the floor's control change
+LONG_PAGE_S = 3.0  # a 512-token MiniLM page shows its heatmaps
+CROWD_P95_S, CROWD_MB = 10.0, 30.0
+FORWARD_RATIO, MATMUL_FRACTION = 1.3, 0.40
+
+
+def verdict(ok):  # bool | None -> str
+    return "n/a" if ok is None else ("**met**" if ok else "**missed**")
+
+
+def at_most(value, target):  # -> bool | None
+    return None if value is None else value <= target
+
+
+def ms(value):
+    return "–" if value is None else f"{value:,.0f} ms"
+
+
+def markdown(r):  # the dict bench.run.main builds -> str
+    m = r["machine"]
+    lines = [
+        "# Benchmark report" + (" (quick run: a smoke test, not a measurement)" if r.get("quick") else ""),
+        "",
+        f"Run {r['started']} on {m['cpus']} CPUs ({m['processor']}), Python {m['python']}. "
+        f"Load average (1/5/15 min) before: {m['load_before']}, after: {m.get('load_after')}.",
+        "Absolute times depend on the load; the ratios compare two things measured in the same run.",
+        "",
+    ]
+    targets = []
+    if "backend" in r:
+        lines += backend_md(r["backend"], targets)
+    if "browser" in r:
+        lines += browser_md(r["browser"], targets)
+    if "long" in r:
+        lines += long_md(r["long"], targets)
+    if "concurrency" in r:
+        lines += crowd_md(r["concurrency"], targets)
+    head = ["## Targets", "", "| target | measured | verdict |", "|---|---|---|"]
+    head += [f"| {t} | {v} | {verdict(ok)} |" for t, v, ok in targets]
+    return "\n".join(lines[:5] + head + [""] + lines[5:]) + "\n"
+
+
+def backend_md(b, targets):
+    lines = ["## Backend", "", "Attention alone, n_head 12, d_head 32 (median ms; ratio = ours / torch):", ""]
+    lines += ["| n_seq | ours, every intermediate | ours, weights only | torch eager (weights) | torch SDPA | "
+              "full / eager | lean / eager | lean / SDPA |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for a in b["attention"]:
+        lines.append(f"| {a['n_seq']} | {a['ours_full_ms']} | {a['ours_lean_ms']} | {a['torch_eager_ms']} | "
+                     f"{a['torch_sdpa_ms']} | {a['ratio_full_vs_eager']}x | {a['ratio_lean_vs_eager']}x | "
+                     f"{a['ratio_lean_vs_sdpa']}x |")  # fmt: skip
+    f = b.get("forward")
+    if not f:
+        return lines + ["", f"Forward pass: not measured ({b.get('forward_missing')}).", ""]
+    lines += ["", f"all-MiniLM-L6-v2 forward pass (median ms; torch {f['torch']}, {f['torch_threads']} threads; "
+              f"a {f['matmul_n']}² float32 matmul reaches {f['matmul_gflops']} GFLOPS here):", "",
+              "| n_seq | ours (numpy) | torch eager + attentions | ours / eager | torch SDPA | ours / SDPA | GFLOPS | "
+              "of matmul |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for row in f["rows"]:
+        lines.append(f"| {row['n_seq']} | {row['numpy_ms']} | {row['torch_eager_ms']} | {row['ratio_vs_eager']}x | "
+                     f"{row['torch_sdpa_ms']} | {row['ratio_vs_sdpa']}x | {row['gflops']} | "
+                     f"{row['fraction_of_matmul']:.0%} |")  # fmt: skip
+        if row["n_seq"] in (128, 512):
+            targets.append((f"forward pass ≤ {FORWARD_RATIO}x torch (eager, with attentions) at {row['n_seq']}",
+                            f"{row['ratio_vs_eager']}x (SDPA without attentions: {row['ratio_vs_sdpa']}x)",
+                            at_most(row["ratio_vs_eager"], FORWARD_RATIO)))  # fmt: skip
+        if row["n_seq"] == 512:
+            targets.append((f"forward pass ≥ {MATMUL_FRACTION:.0%} of matmul GFLOPS at 512",
+                            f"{row['fraction_of_matmul']:.0%} ({row['gflops']} of {f['matmul_gflops']})",
+                            row["fraction_of_matmul"] >= MATMUL_FRACTION))  # fmt: skip
+    return lines + [""]
+
+
+def browser_md(b, targets):
+    fl = b["floor_load"]
+    lines = ["## Browser: dashboard against the floor app", "",
+             "Fresh browser context per visit (a new session, nothing cached in the browser); the server's caches "
+             "are warm (one visit first, reported as cold). Times from navigation; ratio = dashboard p50 / floor p50.",
+             "", "| page | charts | first chart p50 | p95 | every chart p50 | cold (every chart) | first / floor | "
+             "every / floor |", "|---|---:|---:|---:|---:|---:|---:|---:|",
+             f"| floor app | {fl['n_charts']} | {ms(fl['first']['p50'])} | {ms(fl['first']['p95'])} | "
+             f"{ms(fl['all']['p50'])} | {ms(fl['cold_all_ms'])} | 1 | 1 |"]  # fmt: skip
+    for name, p in b["pages"].items():
+        lines.append(f"| {name} | {p['n_charts']} | {ms(p['first']['p50'])} | {ms(p['first']['p95'])} | "
+                     f"{ms(p['all']['p50'])} | {ms(p['cold_all_ms'])} | {p['first_ratio']}x | {p['all_ratio']}x |")  # fmt: skip
+        targets.append((f"{name}: first chart ≤ {FIRST_CHART}x the floor's", f"{p['first_ratio']}x",
+                        at_most(p["first_ratio"], FIRST_CHART)))  # fmt: skip
+    lines += ["", "Control change: one slider step (Temperature) until the chart's z values differ in the browser.",
+              "", "| app | changes | p50 | p95 | ratio (p50) |", "|---|---:|---:|---:|---:|"]  # fmt: skip
+    rows = [("floor app, 9 x 9", b["floor_change"]), ("dashboard, lecture model (/scores)", b["change_lecture"])]
+    if "change_minilm_128" in b:
+        rows += [("floor app, 128 x 128", b["floor_change_128"]), ("dashboard, MiniLM 128 tokens (/scores)",
+                                                                   b["change_minilm_128"])]  # fmt: skip
+    for name, c in rows:
+        lines.append(f"| {name} | {c['n']} (+{c['failures']} failed) | {ms(c['p50'])} | {ms(c['p95'])} | "
+                     f"{c.get('ratio', 1)} |")  # fmt: skip
+    c = b["change_lecture"]
+    targets.append((f"control change ≤ {CHANGE_LECTURE}x floor (lecture)", f"{c['ratio']}x",
+                    at_most(c["ratio"], CHANGE_LECTURE)))  # fmt: skip
+    if "change_minilm_128" in b:
+        c = b["change_minilm_128"]
+        targets.append((f"control change ≤ {CHANGE_MINILM}x floor (MiniLM, 128 tokens)", f"{c['ratio']}x",
+                        at_most(c["ratio"], CHANGE_MINILM)))  # fmt: skip
+    return lines + [""]
+
+
+def long_md(rows, targets):
+    lines = ["## Long inputs", "", "Time from navigation until every chart is drawn (warm = the run is cached on the "
+             "server; cold = the first visit computes it).", "",
+             "| model | n_seq | page | charts | first chart | every chart (warm) | every chart (cold) | errors |",
+             "|---|---:|---|---:|---:|---:|---:|---|"]  # fmt: skip
+    for x in rows:
+        lines.append(f"| {x['model']} | {x['n_seq']} | {x['page']} | {x['n_charts']} | {ms(x['first_ms'])} | "
+                     f"{ms(x['all_ms'])} | {ms(x['cold_all_ms'])} | {', '.join(x['errors']) or '–'} |")  # fmt: skip
+        if x["model"] == "minilm" and x["n_seq"] >= 512:
+            targets.append((f"MiniLM 512 tokens, {x['page']}: heatmaps within {LONG_PAGE_S:g} s",
+                            f"{x['all_ms'] / 1e3:.1f} s warm, {x['cold_all_ms'] / 1e3:.1f} s cold",
+                            at_most(x["all_ms"] / 1e3, LONG_PAGE_S)))  # fmt: skip
+    return lines + [""]
+
+
+def crowd_md(c, targets):
+    p95 = c["all"]["p95"]
+    lines = ["## Concurrency", "",
+             f"{c['sessions']} browser contexts in {c['browsers']} Chromium processes open the dashboard at once.", "",
+             f"- first chart: p50 {ms(c['first']['p50'])}, p95 {ms(c['first']['p95'])}; every chart: "
+             f"p50 {ms(c['all']['p50'])}, p95 {ms(p95)}",
+             f"- errors: {c['n_errors']}" + (f" ({'; '.join(c['errors'])})" if c["errors"] else ""),
+             f"- server RSS: {c['rss_before_mb']} MB before, {c['rss_open_mb']} MB with every session open, "
+             f"{c['rss_after_close_mb']} MB after they closed: {c['mb_per_session']} MB per extra session", ""]  # fmt: skip
+    targets += [
+        (f"{c['sessions']} concurrent sessions: zero errors", str(c["n_errors"]), c["n_errors"] == 0),
+        (f"{c['sessions']} concurrent sessions: p95 ≤ {CROWD_P95_S:g} s", ms(p95),
+         at_most(p95 / 1e3 if p95 else None, CROWD_P95_S)),
+        (f"memory < {CROWD_MB:g} MB per extra session", f"{c['mb_per_session']} MB", c["mb_per_session"] < CROWD_MB),
+    ]  # fmt: skip
+    return lines

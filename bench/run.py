@@ -1,0 +1,79 @@
+"""The benchmark suite in one command: backend, browser (dashboard vs the floor app), long inputs, concurrency.
+
+    python -m bench.run [--quick] [--only backend,browser,long,concurrency] [--sessions 30]
+
+Writes bench/reports/report.md (every number against its target) and bench/reports/report.json.
+Timings depend on the machine and on what else runs on it; the report records the load average, and every
+comparison (ours / torch, dashboard / floor) is measured within the same run.
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+from bench import report
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORTS = ROOT / "bench" / "reports"
+SECTIONS = ("backend", "browser", "long", "concurrency")
+
+
+def run_section(name, quick, sessions):  # -> dict | list: one section's results
+    if name == "backend":
+        from bench import backend
+
+        return backend.main(quick)
+    if name == "browser":
+        from bench import browser
+
+        return browser.main(quick)
+    if name == "long":
+        from bench import long_inputs
+
+        return long_inputs.main(quick)
+    from bench import concurrency
+
+    return concurrency.main(sessions=3 if quick else sessions, n_browsers=1 if quick else 3)
+
+
+def main(quick=False, only=SECTIONS, sessions=30, out=REPORTS):  # -> dict: the whole report
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    result = dict(
+        started=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        quick=quick,
+        machine=dict(
+            cpus=os.cpu_count(),
+            processor=platform.processor() or platform.machine(),
+            python=platform.python_version(),
+            load_before=[round(x, 1) for x in os.getloadavg()],
+        ),  # fmt: skip
+    )
+    for name in only:
+        start = time.perf_counter()
+        print(f"== {name}", flush=True)
+        result[name] = run_section(name, quick, sessions)
+        result.setdefault("seconds", {})[name] = round(time.perf_counter() - start, 1)
+        (out / "report.json").write_text(json.dumps(result, indent=2, default=str) + "\n")  # partial results survive
+    result["machine"]["load_after"] = [round(x, 1) for x in os.getloadavg()]
+    (out / "report.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    (out / "report.md").write_text(report.markdown(result))
+    print(report.markdown(result))
+    print(f"wrote {out / 'report.md'} and {out / 'report.json'}")
+    return result
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny settings: checks the suite runs, measures little")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
+    parser.add_argument("--sessions", type=int, default=30, help="concurrent browser sessions (default 30)")
+    parser.add_argument("--out", default=str(REPORTS), help="folder for report.md and report.json")
+    args = parser.parse_args()
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    if bad := set(only) - set(SECTIONS):
+        parser.error(f"unknown section(s) {sorted(bad)}; choose from {', '.join(SECTIONS)}")
+    main(args.quick, only, args.sessions, args.out)

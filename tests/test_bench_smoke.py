@@ -1,0 +1,65 @@
+"""The benchmark code runs end to end on tiny settings. No timings are asserted: speed lives in bench/, not here."""
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from bench import backend, browser, report
+
+
+def test_attention_benchmark_runs_and_reports_ratios():
+    pytest.importorskip("torch")
+    rows = backend.attention_rows(lengths=(8,), repeats=1)
+    assert [r["n_seq"] for r in rows] == [8]
+    r = rows[0]
+    assert r["ratio_full_vs_eager"] == pytest.approx(r["ours_full_ms"] / r["torch_eager_ms"], rel=0.05, abs=0.01)
+
+
+def test_forward_flops_counts_every_matmul():
+    class Config:  # a one-layer encoder small enough to count by hand
+        n_layer, d_model, d_ff = 1, 4, 8
+
+    n = 3
+    by_hand = 2 * n * 4 * 4 * 4 + 2 * 2 * n * 4 * 8 + 2 * 2 * n * n * 4  # Q K V O, FFN in/out, QKᵀ and weights·V
+    assert backend.forward_flops(Config, n) == by_hand
+
+
+def test_interleaved_medians_follow_the_work():
+    t = backend.interleaved({"short": lambda: None, "long": lambda: time.sleep(0.02)}, repeats=3, warmup=0)
+    assert t["long"] >= 0.02 > t["short"]
+
+
+def test_percentiles_of_known_samples():
+    p = browser.percentiles([0.1, 0.2, 0.3, 0.4])
+    assert (p["p50"], p["n"]) == (250.0, 4)
+    assert p["p95"] == pytest.approx(1e3 * np.percentile([0.1, 0.2, 0.3, 0.4], 95), abs=0.1)
+
+
+def test_report_states_each_target_and_misses():
+    section = dict(sessions=2, browsers=1, first=browser.percentiles([1.0, 2.0]), all=browser.percentiles([1.0, 12.0]),
+                   n_errors=0, errors=[], rss_before_mb=100.0, rss_open_mb=190.0, rss_after_close_mb=150.0,
+                   mb_per_session=45.0)  # fmt: skip
+    md = report.markdown(dict(started="now", quick=True, machine=dict(cpus=2, processor="x", python="3",
+                                                                      load_before=[1, 1, 1]), concurrency=section))  # fmt: skip
+    targets = md.split("## Targets")[1].split("##")[0]
+    assert "zero errors | 0 | **met**" in targets
+    assert "p95 ≤ 10 s | 11,450 ms | **missed**" in targets  # 1 s + 0.95 · (12 s - 1 s), numpy's linear percentile
+    assert "45.0 MB | **missed**" in targets
+
+
+@pytest.mark.browser
+def test_floor_app_load_and_slider_change_are_detected():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(browser.CHROMIUM):
+        pytest.skip(f"Chromium not found at {browser.CHROMIUM}")
+    with sync_api.sync_playwright() as p, browser.serve(browser.FLOOR, log_name="server-smoke.log") as (url, proc):
+        b = browser.launch(p)
+        load = browser.page_loads(b, browser.url_for(url, n=4), repeats=1)
+        change = browser.control_changes(b, browser.url_for(url, n=4), n_changes=2)
+        b.close()
+        assert browser.rss_mb(proc.pid) > 10
+    assert load["n_charts"] == 1 and load["errors"] == []
+    assert 0 < load["first"]["p50"] <= load["all"]["p50"]
+    assert change["failures"] == 0 and change["n"] == 2  # each slider step changed the heatmap's numbers
