@@ -5,6 +5,9 @@ Byte-level BPE tokens (GPT-2, RoBERTa) are shown as text, with a leading space a
 and a newline as "↵"; WordPiece continuations keep their "##".
 """
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from .checkpoint import Checkpoint
@@ -14,6 +17,17 @@ from .run import Run
 ERF_P = np.float32(0.3275911 / np.sqrt(2.0))  # Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7, on z = x/√2
 ERFC_HALF = [np.float32(a / 2) for a in (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)]
 CHUNK = 1 << 15  # elements per GELU chunk: its scratch arrays stay in the CPU's L2 cache
+WORKERS = max(1, min(4, os.cpu_count() or 1))  # numpy's ufuncs are single-threaded; torch uses every core
+POOL = ThreadPoolExecutor(WORKERS, thread_name_prefix="attention") if WORKERS > 1 else None
+PARALLEL_FROM = 64  # n_seq from which per-head and per-row work is split across threads
+
+
+def spread(fn, n, parallel=True):  # calls fn(start, stop) on WORKERS slices of range(n)
+    """numpy releases the GIL inside ufunc loops and BLAS, so independent slices run on several cores at once."""
+    if POOL is None or not parallel or n < 2:
+        return fn(0, n)
+    bounds = np.linspace(0, n, min(WORKERS, n) + 1).astype(int)
+    list(POOL.map(fn, bounds[:-1], bounds[1:]))  # list() re-raises a worker's exception here
 
 
 def half_erfc(a, t, u):  # a = |x| [m] -> u [m] = Φ(-|x|) = erfc(|x|/√2) / 2; t is scratch [m]
@@ -82,6 +96,27 @@ def linear(x, w, b):  # [n_seq, n_in], [n_in, n_out], [n_out] -> [n_seq, n_out]
     return y
 
 
+def attend(q, k, v, mask, temperature, similarity, weights, context):  # fills weights and context in place
+    """weights [n_head, n_seq, n_seq] = softmax(QKᵀ/√d_head), context [n_head, n_seq, d_head] = weights·V.
+    Long inputs go one head at a time (its n_seq² scores stay in cache), heads split across threads."""
+    n_head, n_seq = q.shape[:2]
+    step = 1 if n_seq >= PARALLEL_FROM else n_head
+
+    def heads(h0, h1):
+        for h in range(h0, h1, step):
+            s = slice(h, min(h + step, h1))
+            attention_weights(q[s], k[s], mask, temperature, similarity, out=weights[s])
+            np.matmul(weights[s], v[s], out=context[s])
+
+    spread(heads, n_head, parallel=n_seq >= PARALLEL_FROM)
+
+
+def feed_forward(x, layer, act):  # [n_seq, d_model] -> [n_seq, d_model]: W_out·act(W_in·x)
+    h = linear(x, *layer["ff_in"])  # [n_seq, d_ff]
+    spread(lambda a, b: act(h[a:b]), len(h), parallel=len(h) >= PARALLEL_FROM)
+    return linear(h, *layer["ff_out"])
+
+
 def embed(ids, type_ids, weights, config):  # [n_seq] int -> [n_seq, d_model]
     """Token + position (+ segment) embeddings; the encoders then apply a LayerNorm."""
     positions = np.arange(len(ids)) + config.pos_offset  # RoBERTa counts from padding_idx + 1
@@ -104,20 +139,21 @@ def forward(ckpt, ids, type_ids=None, temperature=1.0, similarity="dot"):  # [n_
     weights = np.empty((c.n_layer, c.n_head, n_seq, n_seq), np.float32)
     attn_out = np.empty((c.n_layer, n_seq, c.d_model), np.float32)
     hidden = np.empty((c.n_layer + 1, n_seq, c.d_model), np.float32)
+    context = np.empty((c.n_head, n_seq, d_head), np.float32)
     x = hidden[0] = embed(ids, type_ids, w, c)
     for i, layer in enumerate(w["layers"]):
         a = layer_norm(x, *layer["ln1"], c.eps) if c.causal else x  # GPT-2 normalises before attention
         qkv = linear(a, *layer["qkv"])  # [n_seq, 3·d_model]: one matmul for Q, K and V
         qkv_all[i] = qkv.reshape(n_seq, 3, c.n_head, d_head).transpose(1, 2, 0, 3)
         q, k, v = qkv_all[i]
-        attention_weights(q, k, mask, temperature, similarity, out=weights[i])
-        attn_out[i] = linear(merge_heads(weights[i] @ v), *layer["o"])  # heads side by side, then W_o
+        attend(q, k, v, mask, temperature, similarity, weights[i], context)
+        attn_out[i] = linear(merge_heads(context), *layer["o"])  # heads side by side, then W_o
         if c.causal:  # pre-LN: x + Attn(LN(x)), then x + MLP(LN(x))
             x = x + attn_out[i]
-            x += linear(act(linear(layer_norm(x, *layer["ln2"], c.eps), *layer["ff_in"])), *layer["ff_out"])
+            x += feed_forward(layer_norm(x, *layer["ln2"], c.eps), layer, act)
         else:  # post-LN: LN(x + Attn(x)), then LN(x + FFN(x))
             x = layer_norm(x + attn_out[i], *layer["ln1"], c.eps)
-            x = layer_norm(x + linear(act(linear(x, *layer["ff_in"])), *layer["ff_out"]), *layer["ln2"], c.eps)
+            x = layer_norm(x + feed_forward(x, layer, act), *layer["ln2"], c.eps)
         hidden[i + 1] = x
     if "final_ln" in w:  # GPT-2's last hidden state is taken after ln_f, as transformers reports it
         hidden[-1] = layer_norm(x, *w["final_ln"], c.eps)
