@@ -146,12 +146,21 @@ def sidebar():  # -> Settings
         st.session_state[_SHARE] = st.container()
     settings = _settings(layer=_value("layer"), head=_value("head"))
     st.session_state[STATE] = settings
+    if not st.session_state.get(_DONE):  # the link's view as shown (layer/head fitted to the model): notices stay
+        st.session_state[_FIRST] = (st.session_state[_FIRST][0], settings)
     return settings
 
 
 def _clamp(name, n):  # a layer/head beyond this model's n_layer/n_head moves to the last one, with a notice
     k = KEY(name)
-    if st.session_state.get(k, 0) >= n:
+    if st.session_state.get(k, 0) >= n and not st.session_state.get(_DONE):  # from the link: default, and say so
+        default = getattr(params.DEFAULTS, name)
+        add_notice(
+            f"`{name}` = {st.session_state[k]} in the link is out of range (this model has {name}s 0 to {n - 1}); "
+            f"using the default {default}."
+        )
+        st.session_state[k] = default
+    elif st.session_state.get(k, 0) >= n:
         st.session_state[k] = n - 1
     elif st.session_state.get(k, 0) < 0:
         st.session_state[k] = 0
