@@ -88,11 +88,24 @@ def head_columns(dims, n_head, head):  # -> the d_head labels of one head's slic
     return [f"{d}" for d in dims[head * d_head : (head + 1) * d_head]]
 
 
+def lazy_csv(panels, name):
+    """Like page.csv_download, but the CSV is written only when clicked: at n_seq = 512 the four score
+    matrices are a million rows, seconds of work that most reruns never need."""
+    st.download_button(
+        f"CSV: {name}",
+        lambda: panels_table(panels).to_csv(index=False).encode("utf-8"),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"csv-{name}",
+        icon=":material/download:",
+    )
+
+
 def section(title, panels, name, n_cols=None, present=False):
     """One row of the computation: a stage grid with its CSV."""
     st.subheader(title)
     page.chart(stage_grid(panels, n_cols=n_cols, present=present), name)
-    page.csv_download(panels_table(panels), name)
+    lazy_csv(panels, name)
 
 
 settings = sidebar.current()

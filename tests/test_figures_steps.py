@@ -84,6 +84,13 @@ def test_cell_text_only_for_small_matrices():
     assert "texttemplate" not in big["data"][0]
 
 
+def test_big_matrices_hover_their_numbers_without_shipping_a_string_per_cell():
+    labels = [str(i) for i in range(100)]
+    s = spec(stage_grid([Panel("w", np.eye(100), labels, labels, "[n_seq, n_seq]", "weights")]))
+    assert "text" not in s["data"][0] and "%{z:.3f}" in s["data"][0]["hovertemplate"]
+    np.testing.assert_array_equal(decode(s["data"][0]["z"]), np.eye(100))
+
+
 def test_panel_refuses_mismatched_labels():
     with pytest.raises(ValueError, match="needs 2 rows"):
         Panel("X", np.ones((3, 2)), ["a", "b"], ["c", "d"], "[n_seq, d_model]")

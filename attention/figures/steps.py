@@ -16,6 +16,7 @@ from .common import SCORES_SCALE, WEIGHTS_SCALE, escape, theme
 CELL_TEXT_MAX = 16  # write the numbers into the cells when both sides are at most this long
 KINDS = ("signed", "weights", "mask")
 MAX_TICKS = 64  # label every row / column up to this many
+HOVER_TEXT_MAX = 64 * 64  # cells; bigger matrices hover their raw number (no per-cell strings to ship)
 
 
 @dataclass
@@ -55,6 +56,8 @@ def heatmap(panel, show_text=None):  # Panel -> go.Heatmap
     """One panel as a heatmap; -inf (masked) cells are left blank and labelled −∞."""
     m = panel.matrix
     z = np.where(np.isfinite(m), m, np.nan)  # JSON has no -inf; a gap reads as "masked"
+    if panel.kind == "mask":
+        z = (m > 0).astype(np.uint8)  # 1 byte a cell: a 512 x 512 mask ships as 256 KB, not 1 MB
     if show_text is None:
         show_text = max(m.shape) <= CELL_TEXT_MAX
     if panel.kind == "weights":
@@ -64,17 +67,22 @@ def heatmap(panel, show_text=None):  # Panel -> go.Heatmap
     else:
         bound = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
         colour = dict(colorscale=SCORES_SCALE, zmid=0.0, zmin=-(bound or 1.0), zmax=bound or 1.0)
-    text = cell_text(m, panel.kind)
+    # per-cell strings only where they can be read; a 512 x 512 matrix hovers its number instead
+    small = m.size <= HOVER_TEXT_MAX
     return go.Heatmap(
         z=z,
         x=[escape(c) for c in panel.cols],
         y=[escape(r) for r in panel.rows],
-        text=text,
-        texttemplate="%{text}" if show_text else None,
-        hovertemplate="%{y} · %{x}: %{text}<extra>" + escape(panel.name) + "</extra>",
+        text=cell_text(m, panel.kind) if small else None,
+        texttemplate="%{text}" if show_text and small else None,
+        hovertemplate="%{y} · %{x}: "
+        + ("%{text}" if small else "%{z:.3f}")
+        + "<extra>"
+        + escape(panel.name)
+        + "</extra>",
         showscale=False,
-        xgap=1,
-        ygap=1,
+        xgap=1 if max(m.shape) <= MAX_TICKS else 0,  # gaps would swallow cells a pixel wide
+        ygap=1 if max(m.shape) <= MAX_TICKS else 0,
         **colour,
     )
 
