@@ -19,8 +19,7 @@ labels = page.labels(run)
 
 
 with st.columns([1, 3])[0]:
-    word = page.url_choice("Follow one word", list(range(run.n_seq)), key="word", default=page.focus_token(run),
-                           format_func=labels.__getitem__)  # fmt: skip
+    word = page.token_choice("Follow one word", run, key="word")
 page.notices(run, settings)
 
 left, right = st.columns(2, gap="medium")

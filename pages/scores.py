@@ -21,8 +21,7 @@ with c1:
     view = page.url_choice("Stage", list(VIEWS), key="stage", default="all", widget=st.segmented_control,
                            format_func=VIEWS.get)  # fmt: skip
 with c2:
-    query = page.url_choice("Query token (the word that looks)", list(range(run.n_seq)), key="query", default=page.focus_token(run),
-                            format_func=lambda i: labels[i])  # fmt: skip
+    query = page.token_choice("Query token (the word that looks)", run, key="query")
 page.notices(run, settings)
 head = stages(run, settings.layer, settings.head)  # raw, scaled, masked, weights for this one head
 where = f"layer {settings.layer}, head {settings.head}"

@@ -80,11 +80,11 @@ def test_query_picker_shows_that_row_as_bars():
     at = app(page="scores")
     at.segmented_control(key="stage").set_value("weights").run()
     run = backend()
-    for query in (0, 3):
-        at.selectbox(key="query").set_value(query).run()
+    for query, label in [(0, "she"), (6, "a (6)")]:
+        at.selectbox(key="query").set_value(label).run()
         bars = trace_values(figures(at)[-1], "y")
         np.testing.assert_allclose(bars, run.weights[0, 0, query], rtol=1e-6)
-    assert at.query_params["query"] == "3"
+    assert at.query_params["query"] == "a (6)"  # the link names the token, not just a position
 
 
 def test_heads_grid_holds_every_head_on_one_scale():
@@ -119,7 +119,7 @@ def test_overview_shows_weights_and_the_pull():
         "ripe",
         "banana",
     ]
-    assert at.selectbox(key="word").value == run.tokens.index("apple")  # the ambiguous word is followed first
+    assert at.selectbox(key="word").value == "apple"  # the ambiguous word is followed first
     assert any(t.get("name") == "reference words" for t in pull["data"])
 
 

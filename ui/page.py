@@ -143,6 +143,14 @@ def url_choice(label, options, key, default=None, widget=None, **kwargs):  # -> 
     return value
 
 
+def token_choice(label, run, key, **kwargs):  # -> int: the chosen token's position
+    """A token picker whose link value is the token's label ("apple", "the (3)"), so a link still means the same
+    word after the sentence or the model changes; starts on the sentence's ambiguous word."""
+    options = labels(run)
+    chosen = url_choice(label, options, key, default=options[focus_token(run)], **kwargs)
+    return options.index(chosen)
+
+
 def npz_bytes(**arrays):  # -> bytes: a small .npz of named arrays (for page-specific downloads)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
