@@ -59,9 +59,10 @@ def typed_a():  # on_change of this page's copy of sentence A
 def seed_text_b(text_a):  # the second sentence: from the link the first time (validated), else A's partner
     raw = sidebar.seed_once(TEXT_B)
     if raw is not None:
-        value, notice = params.parse_value(TEXT_B, raw, params.parse_text, DEFAULT_B)
+        # the same rules as the sidebar's `text` (ui.params), including its length limit
+        value, notice = params.parse_value("text", raw, params.parse_text, DEFAULT_B)
         if notice:
-            sidebar.add_notice(notice)
+            sidebar.add_notice(notice.replace("`text`", f"`{TEXT_B}`"))
         st.session_state[TEXT_B] = value
     if not isinstance(st.session_state.get(TEXT_B), str):
         st.session_state[TEXT_B] = partner(text_a) or DEFAULT_B
@@ -73,6 +74,11 @@ def load_b(settings):  # -> Run for sentence B, or stop with a message that name
     except ValueError as err:
         st.warning(page.md_escape(f"Sentence B: {err}"), icon="✋")
         st.stop()
+
+
+def content(run):  # -> the run's tokens without [CLS]/[SEP]/<s>: comparing those teaches nothing
+    special = run.special if run.special is not None else [False] * run.n_seq
+    return [t for t, s in zip(run.tokens, special, strict=True) if not s]
 
 
 def first(tokens, word):  # -> index of the first occurrence of word
@@ -100,7 +106,7 @@ sidebar.claim(TEXT_B, text_b, DEFAULT_B)
 
 run_a = page.load(settings)
 run_b = load_b(replace(settings, text=text_b))
-words = shared_words(run_a.tokens, run_b.tokens)
+words = shared_words(content(run_a), content(run_b))
 word = page.url_choice("Shared word", words, "word", default=default_word(words, tuple(AMBIGUOUS))) if words else None
 page.notices(run_a, settings)  # after every control that reads the link, so their notices show too
 for notice in run_b.notices:

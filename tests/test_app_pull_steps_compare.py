@@ -318,6 +318,8 @@ def test_an_empty_or_hostile_second_sentence_is_a_message():
     assert any(w.value.startswith("Sentence B") for w in ok(at).warning)
     at = ok(app("compare", text2="bad\x00text"))
     assert any("text2" in w.value for w in at.warning)  # fell back to the default, with a notice
+    long_b = "the river bank " * 20  # longer than other parameters may be, but a fine sentence
+    assert ok(app("compare", text2=long_b)).text_area(key="text2").value == long_b
 
 
 # ------------------------------------------------------------------------------------------ real models
@@ -341,3 +343,4 @@ def test_real_model_pages_show_the_models_numbers(page):
         np.testing.assert_allclose(points(trace(s[1], "tokens: after")), proj.after, atol=1e-3)
     if page == "compare":
         np.testing.assert_allclose(decode(s[0]["data"][0]["z"]), run.weights[2, 3], atol=1e-6)
+        assert "[CLS]" not in at.selectbox(key="word").options  # special tokens are not words to compare
