@@ -93,3 +93,20 @@ def test_bad_link_shows_a_notice_not_a_crash(server, page):
     assert any("temperature" in t for t in text) and any("model" in t for t in text)
     assert page.locator(EXCEPTION).count() == 0
     assert "passwd" not in page.url  # the bad value is gone from the link
+
+
+def test_the_share_control_gives_a_link_that_reopens_the_view(server, page, fresh_page):
+    open_page(page, f"{server}/scores?stage=weights&text=the+cat+saw+the+dog&causal=true")
+    thumb = page.get_by_role("slider", name="Temperature")
+    thumb.focus()
+    for _ in range(5):
+        thumb.press("ArrowLeft")  # 1.0 -> 0.5
+    page.wait_for_url(re.compile(r"temperature=0\.5"), timeout=30_000)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60_000)
+    page.get_by_text("Share this view").click()
+    link = page.locator('[data-testid="stSidebar"] [data-testid="stCode"] code').inner_text().strip()
+    assert link.startswith(f"{server}/scores?") and "temperature=0.5" in link and "causal=true" in link
+    shown = first_z(page)
+    open_page(fresh_page, link)
+    np.testing.assert_allclose(first_z(fresh_page), shown, rtol=1e-6)
+    assert fresh_page.errors == [] and page.errors == []
