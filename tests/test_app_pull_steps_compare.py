@@ -344,3 +344,39 @@ def test_real_model_pages_show_the_models_numbers(page):
     if page == "compare":
         np.testing.assert_allclose(decode(s[0]["data"][0]["z"]), run.weights[2, 3], atol=1e-6)
         assert "[CLS]" not in at.selectbox(key="word").options  # special tokens are not words to compare
+
+
+# ------------------------------------------------------------------------------------------- shared links
+
+
+def reopen(at, page):  # -> a fresh session opened on the link `at` shows now
+    link = {k: v[0] if isinstance(v, list) else v for k, v in dict(at.query_params).items()}
+    return ok(app(page, **link)), link
+
+
+def test_a_pull_link_reopens_the_same_view():
+    at = ok(app("pull", text="we sat on the bank of the river and watched the water"))
+    at.selectbox(key="token").select("river").run()
+    at.button_group(key="view").set_value("3-D").run()
+    at.slider(key="sb_alpha").set_value(0.8).run()
+    fresh, link = reopen(ok(at), "pull")
+    assert {"token": "river", "view": "3-D", "alpha": "0.8"}.items() <= link.items()
+    assert charts(fresh) == charts(at)
+
+
+def test_a_compare_link_holds_both_sentences_and_the_word():
+    at = ok(app("compare"))
+    at.selectbox(key="cmp_pair").select("it: tired vs wide").run()
+    at.selectbox(key="word").select("street").run()
+    fresh, link = reopen(ok(at), "compare")
+    assert link["text2"] == EXAMPLES["it = the street (too wide)"] and link["word"] == "street"
+    assert fresh.text_area(key="cmp_text").value == EXAMPLES["it = the animal (too tired)"]
+    assert charts(fresh) == charts(at)
+
+
+def test_a_steps_link_reopens_the_same_view():
+    at = ok(app("steps", n_head="2", head="1"))
+    at.button_group(key="sat").set_value("gradient").run()
+    fresh, link = reopen(ok(at), "steps")
+    assert link["sat"] == "gradient"
+    assert charts(fresh) == charts(at)
