@@ -1,5 +1,7 @@
 """/pull: each token before and after attention in one PCA, with arrows; the selected token's context named."""
 
+import html
+
 import numpy as np
 import streamlit as st
 
@@ -69,7 +71,7 @@ page.formula(
 )
 run = page.load(settings)
 
-labels = token_labels(run.tokens)
+labels = [html.unescape(t) for t in token_labels(run.tokens)]  # unique, as typed (widgets show plain text)
 c1, c2 = st.columns([3, 1])
 chosen = page.url_choice("Follow the token", labels, "token", default=labels[default_token(run)], widget=c1.selectbox)
 view = page.url_choice("View", VIEWS, "view", widget=c2.segmented_control)

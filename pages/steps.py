@@ -1,11 +1,22 @@
 """/steps: the whole computation with this sentence's own numbers, editable lecture weights, and why ÷√d_head."""
 
+import html
+
 import numpy as np
 import streamlit as st
 
 from attention.core import merge_heads
 from attention.figures.common import token_labels
-from attention.figures.steps import STATS, Panel, panels_table, saturation_figure, saturation_table, stage_grid
+from attention.figures.steps import (
+    STATS,
+    Panel,
+    panels_table,
+    saturation_figure,
+    saturation_table,
+    stage_grid,
+    weighted_sum_text,
+)
+from attention.lecture import AMBIGUOUS
 from attention.run import stages
 from attention.saturation import saturation
 from ui import page, sidebar
@@ -83,6 +94,10 @@ def weight_editors(settings):  # -> ({name: matrix} edited, or None when nothing
     return (edited if changed else None), base, dims
 
 
+def default_row(run):  # -> the query row to spell out first: an ambiguous word, else the last token
+    return next((i for i, t in enumerate(run.tokens) if t in AMBIGUOUS), run.n_seq - 1)
+
+
 def head_columns(dims, n_head, head):  # -> the d_head labels of one head's slice
     d_head = len(dims) // n_head
     return [f"{d}" for d in dims[head * d_head : (head + 1) * d_head]]
@@ -128,7 +143,7 @@ if lecture:
 run = page.load(settings, weights)
 
 layer, head = min(settings.layer, run.n_layer - 1), min(settings.head, run.n_head - 1)
-rows = token_labels(run.tokens)
+rows = [html.unescape(t) for t in token_labels(run.tokens)]  # unique, as typed; figures escape them once
 x = run.hidden[layer]  # [n_seq, d_model]: the input of this layer (the embeddings at layer 0)
 dims = dims or [str(i) for i in range(run.d_model)]
 cols = head_columns(dims, run.n_head, head) if lecture else [str(i) for i in range(run.d_head)]
@@ -193,6 +208,8 @@ section(
     n_cols=2,
     present=settings.present,
 )
+query = page.url_choice("Spell out the row of", rows, "token", default=rows[default_row(run)])
+st.code(weighted_sum_text(query, st_.weights[0][rows.index(query)], rows), language=None)
 if lecture:
     st.caption(f"The last matrix is the context pull with α = {settings.alpha:g}: it is X for the next step.")
 

@@ -380,3 +380,14 @@ def test_a_steps_link_reopens_the_same_view():
     fresh, link = reopen(ok(at), "steps")
     assert link["sat"] == "gradient"
     assert charts(fresh) == charts(at)
+
+
+def test_steps_spells_out_the_chosen_row_as_a_weighted_sum():
+    at = ok(app("steps", text="she ate a sweet apple and a ripe banana"))
+    assert at.selectbox(key="token").value == "apple"  # the ambiguous word first
+    at.selectbox(key="token").select("banana").run()
+    run = backend(ok(at))
+    row = run.weights[0, 0, run.tokens.index("banana")]
+    (code,) = [c.value for c in at.code if c.value.startswith("banana: out =")]
+    j = int(np.argmax(row))
+    assert f"{row[j]:.2f}·v({run.tokens[j]})" in code and "sum 1.00" in code

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from attention.core import causal_mask, multi_head_attention
-from attention.figures.steps import Panel, panels_table, saturation_figure, saturation_table, stage_grid
+from attention.figures.steps import (
+    Panel,
+    panels_table,
+    saturation_figure,
+    saturation_table,
+    stage_grid,
+    weighted_sum_text,
+)
 from attention.saturation import saturation
 
 
@@ -118,3 +125,9 @@ def test_saturation_figure_plots_the_backend_numbers():
     np.testing.assert_allclose(table["max_weight_unscaled"], sat.max_weight["unscaled"])
     with pytest.raises(ValueError, match="stat must be one of"):
         saturation_figure(sat, "speed")
+
+
+def test_weighted_sum_text_spells_out_the_heaviest_value_rows():
+    text = weighted_sum_text("apple", [0.1, 0.6, 0.0, 0.3], ["a", "b", "c", "d"], k=2)
+    assert text == "apple: out = 0.60·v(b) + 0.30·v(d) + …   (4 weights, sum 1.00)"
+    assert "…" not in weighted_sum_text("x", [0.5, 0.5, 0.0], ["a", "b", "c"], k=2)  # the zero is not missing

@@ -132,6 +132,15 @@ def panels_table(panels):  # list[Panel] -> DataFrame (stage, shape, row, column
     return pd.concat(frames, ignore_index=True)
 
 
+def weighted_sum_text(query, weights_row, tokens, k=3):  # str, [n_seq], n_seq -> str
+    """One output row spelled out: "apple: out = 0.29·v(apple) + 0.14·v(sweet) + … (9 weights, sum 1.00)"."""
+    w = np.asarray(weights_row, dtype=np.float64)
+    order = sorted(range(len(w)), key=lambda j: (-w[j], j))[:k]
+    terms = " + ".join(f"{w[j]:.2f}·v({tokens[j]})" for j in order if w[j] > 0)
+    more = " + …" if np.count_nonzero(w) > k else ""
+    return f"{query}: out = {terms or '0'}{more}   ({len(w)} weights, sum {w.sum():.2f})"
+
+
 STATS = {
     "max_weight": "largest softmax weight",
     "entropy": "entropy of the weights (nats)",
