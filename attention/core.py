@@ -34,7 +34,8 @@ def softmax_inplace(x, axis=-1, temperature=1.0):  # [..., n] float32 -> the sam
     x -= row_max  # the max of each row becomes exp(0) = 1, so nothing overflows
     np.exp(x, out=x)
     total = np.sum(x, axis=axis, keepdims=True)
-    np.divide(x, total, out=x, where=total > 0)  # an all-masked row is exp(-inf) = 0 everywhere and stays 0
+    total[total == 0] = 1.0  # an all-masked row is exp(-inf) = 0 everywhere and stays 0
+    x /= total
     return x
 
 

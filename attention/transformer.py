@@ -22,6 +22,12 @@ POOL = ThreadPoolExecutor(WORKERS, thread_name_prefix="attention") if WORKERS > 
 PARALLEL_FROM = 64  # n_seq from which per-head and per-row work is split across threads
 
 
+def set_workers(n):  # -> None: how many threads the forward pass may use (the benchmark matches torch's count)
+    global WORKERS, POOL
+    WORKERS = max(1, int(n))
+    POOL = ThreadPoolExecutor(WORKERS, thread_name_prefix="attention") if WORKERS > 1 else None
+
+
 def spread(fn, n, parallel=True):  # calls fn(start, stop) on WORKERS slices of range(n)
     """numpy releases the GIL inside ufunc loops and BLAS, so independent slices run on several cores at once."""
     if POOL is None or not parallel or n < 2:
