@@ -7,21 +7,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+die() { echo "$2" >&2; exit "$1"; }  # status message
 N=${1:-}
 PORT=${2:-8500}
-case "$N" in '' | *[!0-9]*) echo "usage: bash deploy/start.sh N [PORT]  (N replicas, e.g. 2)" >&2; exit 2 ;; esac
-case "$PORT" in '' | *[!0-9]*) echo "PORT must be a number (got '$PORT'); try 8500" >&2; exit 2 ;; esac
-[ "$N" -ge 1 ] || { echo "N must be >= 1 (got $N); try 2" >&2; exit 2; }
+case "$N" in '' | *[!0-9]*) die 2 "usage: bash deploy/start.sh N [PORT]  (N replicas, e.g. 2)" ;; esac
+case "$PORT" in '' | *[!0-9]*) die 2 "PORT must be a number (got '$PORT'); try 8500" ;; esac
+[ "$N" -ge 1 ] || die 2 "N must be >= 1 (got $N); try 2"
 BASE=${REPLICA_BASE_PORT:-$((PORT + 1))}
 APP=${APP:-app.py}
 LISTEN=${LISTEN:-127.0.0.1}
-case "$LISTEN" in '' | *[!0-9A-Fa-f.:\[\]]*) echo "LISTEN must be an IP address (got '$LISTEN'); try 127.0.0.1 or 0.0.0.0" >&2; exit 2 ;; esac
+case "$LISTEN" in '' | *[!0-9A-Fa-f.:\[\]]*) die 2 "LISTEN must be an IP address (got '$LISTEN'); try 0.0.0.0" ;; esac
 HOST=$LISTEN; [ "$HOST" != 0.0.0.0 ] || HOST=127.0.0.1  # where this script checks nginx's health
 NGINX=${NGINX:-/usr/sbin/nginx}
 STREAMLIT=.venv/bin/streamlit
-[ -x "$STREAMLIT" ] || STREAMLIT=$(command -v streamlit) || { echo "streamlit not found; run: bash scripts/setup.sh" >&2; exit 1; }
-[ -x "$NGINX" ] || { echo "nginx not found at $NGINX; install it: sudo apt-get install nginx (or: bash scripts/setup.sh --dev)" >&2; exit 1; }
-[ -f "$APP" ] || { echo "app not found: $APP; run from a checkout with app.py at the root" >&2; exit 1; }
+[ -x "$STREAMLIT" ] || STREAMLIT=$(command -v streamlit) || die 1 "streamlit not found; run: bash scripts/setup.sh"
+[ -x "$NGINX" ] || die 1 "nginx not found at $NGINX; install it: sudo apt-get install nginx (or scripts/setup.sh --dev)"
+[ -f "$APP" ] || die 1 "app not found: $APP; run from a checkout with app.py at the root"
 
 RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/attention-deploy.XXXXXX")
 chmod 755 "$RUN_DIR"  # nginx workers may run as another user when started by root
@@ -61,7 +62,7 @@ done <deploy/nginx.conf.template >"$CONF"
 
 http_ok() {  # url -> exit 0 when it answers 200
   if command -v curl >/dev/null; then curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; else
-    .venv/bin/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1" 2>/dev/null; fi
+    python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1" 2>/dev/null; fi
 }
 wait_healthy() {  # url pid what -> waits up to 120 s; fails if the process died
   for _ in $(seq 1 240); do

@@ -67,6 +67,7 @@ def test_dockerignore_keeps_local_environment_out_of_the_image():
 
 def test_kubernetes_example_has_probes_shared_secret_and_affinity():
     import yaml  # PyYAML comes with huggingface_hub (requirements.txt)
+
     docs = {doc["kind"]: doc for doc in yaml.safe_load_all((ROOT / "deploy" / "kubernetes.yaml").read_text())}
     pod = docs["Deployment"]["spec"]["template"]["spec"]
     (container,) = pod["containers"]
