@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from .common import SCORES_SCALE, WEIGHTS_SCALE, theme, token_labels
 
 MAX_CELL_TEXT = 16  # n_seq up to which every cell shows its number
+MAX_HOVER_TEXT = 64  # above this n_seq the hover reads z itself: n_seq² text strings would dominate the page's JSON
 STAGE_TITLES = {
     "raw": "Raw scores QKᵀ",
     "scaled": "Scaled scores QKᵀ / √d_head",
@@ -59,15 +60,16 @@ def attention_heatmap(
         raise ValueError(f"matrix must be [{len(rows)}, {len(cols)}] for these tokens (got {list(matrix.shape)})")
     show_text = max(matrix.shape) <= MAX_CELL_TEXT if show_text is None else show_text
     what = "weight" if kind == "weights" else "score"
+    small = max(matrix.shape) <= MAX_HOVER_TEXT or show_text  # large: z travels as binary, no text per cell
     fig = go.Figure(
         go.Heatmap(
             z=finite(matrix),
             x=np.array(cols, dtype=object),
             y=np.array(rows, dtype=object),
-            text=cell_text(matrix, 2),
+            text=cell_text(matrix, 2) if small else None,
             texttemplate="%{text}" if show_text else None,
             textfont=dict(size=17 if present and len(rows) <= 10 else 12),
-            hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{what} %{{text}}<extra></extra>",
+            hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{what} %{{{'text' if small else 'z:.2f'}}}<extra></extra>",
             colorbar=dict(title=dict(text=what), thickness=14),
             xgap=1,
             ygap=1,
