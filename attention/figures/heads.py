@@ -14,7 +14,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .common import WEIGHTS_SCALE, theme, token_labels
-from .heatmaps import cell_text
+from .heatmaps import MAX_HOVER_TEXT, cell_text
+
+MAX_GRID = 128  # cells per side of one small multiple: 12 heads of 512 x 512 would send 3 M cells to the browser
 
 SUMMARY_COLUMNS = {
     "entropy": "entropy (bits)",
@@ -71,11 +73,30 @@ def grid_shape(n_head, max_cols=4):  # -> (rows, cols)
     return -(-n_head // cols), cols
 
 
+def block_mean(weights, max_n=MAX_GRID):  # [n_head, n_seq, n_seq] -> ([n_head, n_bin, n_bin], starts [n_bin], size)
+    """Average the weights over blocks of `size` consecutive tokens, so each side has at most max_n cells."""
+    n_seq = weights.shape[-1]
+    size = -(-n_seq // max_n)
+    starts = np.arange(0, n_seq, size)
+    counts = np.diff(np.append(starts, n_seq)).astype(np.float32)
+    sums = np.add.reduceat(np.add.reduceat(weights, starts, axis=-1), starts, axis=-2)
+    return sums / (counts[:, None] * counts[None, :]), starts, size
+
+
 def head_grid(weights, tokens, titles=None, present=False, selected=None):  # [n_head, n_seq, n_seq] -> go.Figure
-    """Every head of one layer as small multiples in ONE figure, on one shared colour scale (0 to the top weight)."""
+    """Every head of one layer as small multiples in ONE figure, on one shared colour scale (0 to the top weight).
+    Above MAX_GRID tokens each cell is the mean over a block of tokens (the figure's title says so)."""
     weights = np.asarray(weights, dtype=np.float32)
     n_head, n_seq = weights.shape[0], weights.shape[-1]
     labels = np.array(token_labels(tokens), dtype=object)
+    note, size = None, 1
+    if n_seq > MAX_GRID:
+        weights, starts, size = block_mean(weights)
+        ends = np.append(starts[1:], n_seq) - 1
+        labels = np.array([f"{labels[a]} … {labels[b]} ({a}–{b})" for a, b in zip(starts, ends, strict=True)], object)
+        note = (f"Each cell averages a block of {size} × {size} tokens ({n_seq} tokens → {len(starts)} per side), "
+                "so every head stays quick to draw; one head in full is below.")  # fmt: skip
+        n_seq = len(starts)
     titles = list(titles) if titles is not None else [f"head {h}" for h in range(n_head)]
     if selected is not None:
         titles[selected] = f"<b>{titles[selected]} ◀</b>"
@@ -91,9 +112,12 @@ def head_grid(weights, tokens, titles=None, present=False, selected=None):  # [n
                 z=weights[h],
                 x=labels,
                 y=labels,
-                text=cell_text(weights[h]),
+                text=cell_text(weights[h]) if n_seq <= MAX_HOVER_TEXT else None,
                 coloraxis="coloraxis",
-                hovertemplate=f"head {h}<br>query %{{y}}<br>key %{{x}}<br>weight %{{text}}<extra></extra>",
+                hovertemplate=f"head {h}<br>query %{{y}}<br>key %{{x}}<br>"
+                + ("mean " if size > 1 else "")
+                + ("weight %{text}" if n_seq <= MAX_HOVER_TEXT else "weight %{z:.3f}")
+                + "<extra></extra>",
                 xgap=1,
                 ygap=1,
             ),
@@ -114,6 +138,7 @@ def head_grid(weights, tokens, titles=None, present=False, selected=None):  # [n
             colorbar=dict(title=dict(text="weight")),
         ),  # fmt: skip
         plot_bgcolor="#f0f0f0",
+        title=dict(text=note, font=dict(size=13)) if note else None,
     )
     per_row = 300 if cols > 2 else 380
     return theme(fig, present, height=120 + per_row * rows)
