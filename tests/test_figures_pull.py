@@ -9,6 +9,7 @@ from test_figures_steps import decode
 from attention.figures.pull import (
     axis_titles,
     before_after,
+    clicked_token,
     compare_pull_figure,
     context_text,
     lecture_reference,
@@ -162,3 +163,16 @@ def test_lecture_reference_shows_the_sentences_topics_and_both_senses():
     for v, w, g in zip(vectors, words, groups, strict=True):
         np.testing.assert_allclose(v, lecture.word_vector(w)[: len(lecture.AXES)])
         assert lecture.AXES[int(np.argmax(v))] == g
+
+
+def test_a_clicked_point_names_its_token_through_customdata():
+    paths = random_paths()
+    s = spec(pull_figure(TOKENS, paths, [0.5, 0.2], selected=1))
+    after = traces(s, "tokens: after")[0]
+    assert list(decode(after["customdata"])) == list(range(len(TOKENS)))
+    k = 3
+    selection = {"selection": {"points": [{"curve_number": 7, "point_index": k, "customdata": k}]}}
+    assert clicked_token(selection) == 3
+    assert clicked_token({"selection": {"points": [{"customdata": [4]}]}}) == 4
+    assert clicked_token({"selection": {"points": [{"x": 1.0}]}}) is None  # a reference word: no token
+    assert clicked_token(None) is None

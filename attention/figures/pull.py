@@ -116,7 +116,7 @@ def path_traces(labels, paths, colour, name, highlight=None, hi_colour=SELECTED)
             )
         )
     size = 10 if k == 2 else 5
-    common = dict(mode="markers+text", text=labels)
+    common = dict(mode="markers+text", text=labels, customdata=np.arange(n_seq))  # customdata: the token's position
     traces.append(
         _scatter(
             paths[0], **common, name=f"{name}: before", textposition="bottom center", textfont=dict(color=FAINT),
@@ -134,6 +134,7 @@ def path_traces(labels, paths, colour, name, highlight=None, hi_colour=SELECTED)
         traces.append(
             _scatter(
                 paths[-1, [highlight]], mode="markers", name=f"{name}: {labels[highlight]}", showlegend=False,
+                customdata=[highlight],
                 hovertemplate=f"{labels[highlight]} after<extra></extra>",
                 marker=dict(size=size + 5, color=hi_colour, line=dict(color="white", width=1.5)),
             )
@@ -227,6 +228,17 @@ def _finish(fig, paths, evr, arrows, title, present):  # add arrows / notes and 
         )
     fig.update_layout(title=title, legend=dict(orientation="h", y=-0.12), hovermode="closest")
     theme(fig, present, height=620 if paths.shape[2] == 3 else 560)
+
+
+def clicked_token(selection):  # a plotly chart's selection state -> token position, or None
+    """The token under a clicked point: the path traces carry each token's position as customdata."""
+    points = (selection or {}).get("selection", {}).get("points", [])
+    for point in points:
+        data = point.get("customdata")
+        data = data[0] if isinstance(data, list) and data else data
+        if isinstance(data, (int, float)) and not isinstance(data, bool):
+            return int(data)
+    return None
 
 
 def pull_table(tokens, paths, step_name="step"):  # n_seq, [n_points, n_seq, k] -> DataFrame
