@@ -101,7 +101,7 @@ st.session_state[PAIR] = pair_of(settings.text, st.session_state[TEXT_B])  # the
 st.selectbox("Pair of sentences", [OWN, *PAIRS], key=PAIR, on_change=use_pair)
 c1, c2 = st.columns(2)
 c1.text_area("Sentence A (also the sidebar's)", key=TEXT_A, max_chars=params.MAX_TEXT, on_change=typed_a, height=70)
-text_b = c2.text_area("Sentence B", key=TEXT_B, max_chars=params.MAX_TEXT, height=70)
+text_b = c2.text_area("Sentence B", key=TEXT_B, max_chars=params.MAX_TEXT, height=70, persist_state="session")
 sidebar.claim(TEXT_B, text_b, DEFAULT_B)
 
 run_a = page.load(settings)

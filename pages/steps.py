@@ -73,7 +73,7 @@ def weight_editors(settings):  # -> ({name: matrix} edited, or None when nothing
     )
     st.caption(
         f"Rows: the input's {len(dims)} dimensions; columns: the output's.{heads} "
-        "Click a cell, type a number, press Enter: everything below updates."
+        "Click a cell, type a number, press Enter: everything below updates (on this page only)."
     )
     edited, errors = {}, []
     for tab, name in zip(st.tabs([SHOWN[n] for n in WEIGHT_NAMES]), WEIGHT_NAMES, strict=True):

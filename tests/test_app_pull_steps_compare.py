@@ -391,3 +391,11 @@ def test_steps_spells_out_the_chosen_row_as_a_weighted_sum():
     (code,) = [c.value for c in at.code if c.value.startswith("banana: out =")]
     j = int(np.argmax(row))
     assert f"{row[j]:.2f}·v({run.tokens[j]})" in code and "sum 1.00" in code
+
+
+def test_the_second_sentence_survives_a_visit_to_another_page():
+    at = ok(app("compare"))
+    at.text_area(key="text2").input("the apple pie was sweet").run()
+    at.switch_page("pages/pull.py").run()
+    at.switch_page("pages/compare.py").run()
+    assert ok(at).text_area(key="text2").value == "the apple pie was sweet"
