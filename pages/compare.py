@@ -135,6 +135,8 @@ if not words:
 i_a, i_b = first(run_a.tokens, word), first(run_b.tokens, word)
 
 st.subheader(f"Where “{page.md_escape(word)}” looks, in A and in B")
+if run_a.n_head > 1:
+    st.caption(f"Layer {layer}, averaged over its {run_a.n_head} heads.")
 row_a = run_a.weights[layer].mean(axis=0)[i_a]  # [n_seq]: averaged over the heads
 row_b = run_b.weights[layer].mean(axis=0)[i_b]
 aligned = aligned_attention(run_a.tokens, row_a, run_b.tokens, row_b)
