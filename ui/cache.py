@@ -3,6 +3,8 @@
 The cache key holds only what changes the Run (text, model and the model's own settings), never the layer,
 head or presentation mode, so moving a slider that only picks what to show costs nothing. The cache is
 bounded (max_entries) so many distinct sentences cannot grow memory without limit.
+Runs are cached as shared resources, not copies: st.cache_data would unpickle a fresh copy on every rerun of
+every session (100 MB and 0.4 s for MiniLM at 512 tokens), so their arrays are made read-only instead.
 """
 
 import hashlib
@@ -15,6 +17,7 @@ from attention import registry
 LECTURE = ("n_head", "preset", "alpha", "steps", "temperature", "causal", "similarity")
 REAL = ("temperature", "similarity", "hide_special")  # a real model's causality is its own (GPT-2 is causal)
 MAX_ENTRIES = 64
+MAX_RUNS = 16  # shared Runs kept; one MiniLM run at 512 tokens holds ~100 MB of arrays
 
 
 def run_options(settings):  # Settings -> tuple of (name, value): the backend keyword arguments, hashable
@@ -35,10 +38,17 @@ def weights_digest(weights):  # {name: array} | None -> str: a content hash of e
     return h.hexdigest()
 
 
-@st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
+def read_only(run):  # Run -> the same Run, its arrays read-only: one cached object is shared by every session
+    for value in vars(run).values():
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+    return run
+
+
+@st.cache_resource(max_entries=MAX_RUNS, show_spinner=False)
 def _cached_run(model, text, options, digest, _weights):  # -> Run; _weights is keyed by `digest`
     extra = {"weights": _weights} if _weights else {}
-    return registry.run(model, text, **dict(options), **extra)
+    return read_only(registry.run(model, text, **dict(options), **extra))
 
 
 def get_run(settings, weights=None):  # (Settings, {name: array} | None) -> Run
