@@ -90,11 +90,10 @@ def table(array, rows=None, cols=None):  # [n_rows, n_cols] or [n] -> DataFrame
 
 def csv_download(data, name, rows=None, cols=None, label=None):
     """A button that downloads the numbers behind a figure as CSV (a DataFrame, or an array with labels)."""
-    df = data if isinstance(data, pd.DataFrame) else table(data, rows, cols)
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "attention"
-    st.download_button(
+    st.download_button(  # the CSV is written on click: a 512 x 512 table costs ~0.6 s, not worth it on every rerun
         label or f"CSV: {name}",
-        df.to_csv().encode("utf-8"),
+        lambda: (data if isinstance(data, pd.DataFrame) else table(data, rows, cols)).to_csv().encode("utf-8"),
         file_name=f"{slug}.csv",
         mime="text/csv",
         key=f"csv-{slug}",
