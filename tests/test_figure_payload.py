@@ -42,3 +42,20 @@ def test_head_grid_at_512_tokens_is_binned_and_says_so():
     assert all(np.asarray(t.z).shape == (heads.MAX_GRID, heads.MAX_GRID) and t.text is None for t in fig.data)
     assert "block of 4 × 4 tokens" in fig.layout.title.text
     assert len(set(fig.data[0].x)) == heads.MAX_GRID  # block labels stay distinct
+
+
+def test_long_pull_figure_joins_the_paths_into_one_trace():
+    from attention.figures.pull import MAX_PATH_TRACES, pull_figure
+
+    n_seq, selected = MAX_PATH_TRACES + 6, 3
+    paths = np.random.default_rng(5).normal(size=(3, n_seq, 2)).astype(np.float32)
+    fig = pull_figure([f"t{i}" for i in range(n_seq)], paths, [0.5, 0.2], selected=selected, context=[("t1", 0.5)])
+    joined, own = [t for t in fig.data if t.mode == "lines"]
+    xy = np.stack([np.asarray(joined.x, dtype=np.float64), np.asarray(joined.y, dtype=np.float64)], axis=-1)
+    segments = xy.reshape(n_seq - 1, 4, 2)  # 3 points and a NaN gap per token
+    others = [i for i in range(n_seq) if i != selected]
+    np.testing.assert_allclose(segments[:, :3], paths[:, others].transpose(1, 0, 2), rtol=1e-6)
+    assert np.isnan(segments[:, 3]).all()
+    np.testing.assert_allclose(np.stack([own.x, own.y], axis=-1), paths[:, selected], rtol=1e-6)
+    arrows = [a for a in fig.layout.annotations if a.showarrow]
+    assert len(arrows) == 1 and arrows[0].x == pytest.approx(float(paths[-1, selected, 0]))

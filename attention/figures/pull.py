@@ -17,6 +17,8 @@ TOKEN_DARK = "#1f3f73"
 SECOND = "#f58518"  # the second sentence on the compare page
 SECOND_DARK = "#b34d00"
 FAINT = "#b0b0b0"
+MAX_PATH_TRACES = 64  # above this n_seq all paths share one trace and only the selected token keeps its arrowhead:
+# a trace and an annotation per token cost ~6 s of figure building at 512 tokens
 
 
 def before_after(run, layer=0):  # Run -> ([n_seq, d_model] before, [n_seq, d_model] after)
@@ -98,12 +100,24 @@ def reference_traces(points, words, groups=None):  # [n_ref, k], n_ref words -> 
     return [dots, labels]
 
 
+def one_by_one(n_seq, highlight):  # -> the token indices drawn as their own trace and arrowhead
+    if n_seq <= MAX_PATH_TRACES:
+        return range(n_seq)
+    return [] if highlight is None else [highlight]
+
+
 def path_traces(labels, paths, colour, name, highlight=None, hi_colour=SELECTED):  # n_seq, [n_points, n_seq, k]
     """One sentence: each token's path (a line), hollow 'before' points, filled labelled 'after' points, and
     the highlighted token drawn again on top, bigger, in hi_colour."""
     n_points, n_seq, k = paths.shape
     traces = []
-    for i in range(n_seq):
+    if n_seq > MAX_PATH_TRACES:  # one trace, the paths separated by NaN gaps; the highlighted path drawn below
+        others = [i for i in range(n_seq) if i != highlight]
+        gaps = np.full((1, len(others), k), np.nan, dtype=np.float32)
+        joined = np.concatenate([paths[:, others], gaps]).transpose(1, 0, 2).reshape(-1, k)  # [n * (n_points+1), k]
+        line = dict(color=colour, width=1.5)
+        traces.append(_scatter(joined, mode="lines", line=line, opacity=0.5, hoverinfo="skip", showlegend=False))
+    for i in one_by_one(n_seq, highlight):
         is_hi = i == highlight
         traces.append(
             _scatter(
@@ -145,7 +159,8 @@ def path_traces(labels, paths, colour, name, highlight=None, hi_colour=SELECTED)
 def arrow_annotations(paths, colour, highlight=None, note=None, hi_colour=SELECTED):  # [n_points, n_seq, 2]
     """Arrowheads on each token's last segment (list of layout annotations); the highlighted one carries `note`."""
     out = []
-    for i in range(paths.shape[1]):
+    n_seq = paths.shape[1]
+    for i in one_by_one(n_seq, highlight):
         (x0, y0), (x1, y1) = paths[-2, i], paths[-1, i]
         is_hi = i == highlight
         out.append(
