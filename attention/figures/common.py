@@ -2,6 +2,8 @@
 
 import re
 
+import plotly.io as pio
+
 WEIGHTS_SCALE = "Viridis"  # perceptually uniform, sequential: weights live in [0, 1]
 SCORES_SCALE = "RdBu_r"  # diverging around 0: raw scores are signed
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif")
@@ -37,7 +39,7 @@ def theme(fig, present=False, height=None):  # go.Figure -> go.Figure (same obje
     fig.update_layout(
         font=dict(FONT, size=size),
         margin=dict(l=10, r=10, t=50 if fig.layout.title.text else 20, b=10),
-        template="plotly_white",
+        template=pio.templates["plotly_white"],  # the object, not its name: ~5x faster to apply, same JSON
     )
     if height:
         fig.update_layout(height=int(height * (1.35 if present else 1)))
