@@ -110,3 +110,18 @@ def test_the_share_control_gives_a_link_that_reopens_the_view(server, page, fres
     open_page(fresh_page, link)
     np.testing.assert_allclose(first_z(fresh_page), shown, rtol=1e-6)
     assert fresh_page.errors == [] and page.errors == []
+
+
+def test_presentation_mode_collapses_the_controls(server, page):
+    open_page(page, f"{server}/")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert sidebar.bounding_box()["width"] > 100
+    page.get_by_text("Presentation mode").click()
+    page.wait_for_url(re.compile(r"present=true"), timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stSidebar\"]').getBoundingClientRect().right <= 0",
+        timeout=30_000,
+    )
+    size = page.evaluate(f"() => document.querySelector('{CHART}')._fullLayout.font.size")
+    assert size >= 20  # figures carry the projector's font size
+    assert page.errors == []
