@@ -47,6 +47,9 @@ def test_every_preset_runs_on_the_page(page):
         assert len(at.get("plotly_chart")) >= 1
         assert at.title[0].value  # every page has its title...
         assert len(at.expander) >= 1  # ...and the formula expander
+        downloads = [b.proto.label for b in at.get("download_button")]
+        assert any(label.startswith("CSV") for label in downloads)  # the numbers behind the figures
+        assert {"Whole run as .npz", "Whole run as .json"} <= set(downloads)  # the whole state, via the exporter
 
 
 def test_scores_weights_match_the_backend_and_follow_temperature():
