@@ -121,6 +121,9 @@ def test_saturation_figure_plots_the_backend_numbers():
         np.testing.assert_allclose(decode(unscaled["y"]), getattr(sat, stat)["unscaled"])
         np.testing.assert_allclose(decode(scaled["y"]), getattr(sat, stat)["scaled"])
         assert s["layout"]["xaxis"]["type"] == "log"
+    marked = spec(saturation_figure(sat, d_head=24))
+    (line,) = [t for t in marked["data"] if t["name"] == "this model: d_head = 24"]
+    assert list(decode(line["x"])) == [24, 24]  # a trace in data units on the log axis
     table = saturation_table(sat)
     np.testing.assert_allclose(table["max_weight_unscaled"], sat.max_weight["unscaled"])
     with pytest.raises(ValueError, match="stat must be one of"):

@@ -172,7 +172,13 @@ def saturation_figure(sat, stat="max_weight", present=False, d_head=None):  # Sa
     if stat == "entropy":
         fig.add_hline(y=float(np.log(sat.n_keys)), line_dash="dot", line_color="grey", annotation_text="uniform")
     if d_head:
-        fig.add_vline(x=d_head, line_dash="dot", line_color="#2ca02c", annotation_text=f"this model: d_head = {d_head}")
+        top = 1.0 if stat == "max_weight" else float(max(np.max(getattr(sat, stat)[k]) for k in styles))
+        fig.add_trace(  # a trace, not a shape: traces use data units on a log axis, shapes and annotations don't
+            go.Scatter(
+                x=[d_head, d_head], y=[0.0, top], mode="lines", name=f"this model: d_head = {d_head}",
+                line=dict(color="#2ca02c", dash="dot", width=2), hoverinfo="skip",
+            )
+        )  # fmt: skip
     fig.update_xaxes(type="log", title="d_head (features per head)", tickvals=list(sat.d_heads))
     fig.update_yaxes(title=STATS[stat], rangemode="tozero")
     fig.update_layout(
