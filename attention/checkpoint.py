@@ -59,7 +59,7 @@ class Checkpoint:
     path: Path  # the directory the files came from
     source: str  # how it was found: "model_dir", "env", "bundle", "hf-cache", "download"
     config: Config
-    weights: dict  # canonical names (see transformer.py) -> float32 arrays, x @ w convention
+    weights: dict  # canonical names (see NAMES) -> float32 arrays; linear layers [n_out, n_in]
     tokenizer: object  # tokenizers.Tokenizer, no padding, no truncation (we truncate, and say so)
 
 
@@ -241,8 +241,8 @@ def read_config(raw):  # config.json dict -> Config
     return Config(arch, n_layer, n_head, d_model, d_ff, n_pos, n_pos - offset, float(eps), act, offset, arch == "gpt2")
 
 
-# Each architecture's tensor names for our canonical ones ({i} = layer). Linear layers are stored [out, in]
-# (transposed on load to x @ w); GPT-2's Conv1D layers are already [in, out].
+# Each architecture's tensor names for our canonical ones ({i} = layer). Linear layers are stored [out, in];
+# GPT-2's Conv1D layers are [in, out] and are transposed on load.
 NAMES = {
     "bert": {
         "word": "embeddings.word_embeddings.weight",
@@ -287,7 +287,7 @@ NAMES["roberta"] = NAMES["bert"]
 
 
 def canonical_weights(tensors, config):  # safetensors dict -> {canonical name: float32 array}
-    """Rename, transpose to x @ w, fuse Q|K|V into one [d_model, 3·d_model] matrix, and check every shape."""
+    """Rename, bring linear layers to [n_out, n_in], fuse Q|K|V into one [3·d_model, d_model], check every shape."""
     names, d, f, n_layer = NAMES[config.arch], config.d_model, config.d_ff, config.n_layer
     anchor = names["word"]
     prefix = next((k[: -len(anchor)] for k in tensors if k.endswith(anchor)), None)
@@ -308,9 +308,9 @@ def canonical_weights(tensors, config):  # safetensors dict -> {canonical name: 
             f"model.safetensors lacks tensor {prefix + key!r} (needed by a {config.arch} with {n_layer} layers)"
         )
 
-    def linear(key, n_in, n_out):  # -> (w [n_in, n_out], b [n_out])
+    def linear(key, n_in, n_out):  # -> (w [n_out, n_in], b [n_out]), torch's Linear layout
         w = get(key + ".weight", (n_in, n_out) if config.arch == "gpt2" else (n_out, n_in))
-        return (w if config.arch == "gpt2" else float32(w.T)), get(key + ".bias", (n_out,))
+        return (float32(w.T) if config.arch == "gpt2" else w), get(key + ".bias", (n_out,))
 
     def norm(key):  # -> (gain, bias) of a LayerNorm
         return get(key + ".weight", (d,)), get(key + ".bias", (d,))
@@ -329,7 +329,7 @@ def canonical_weights(tensors, config):  # safetensors dict -> {canonical name: 
             w_qkv, b_qkv = linear(n["qkv"], d, 3 * d)
         else:
             (wq, bq), (wk, bk), (wv, bv) = (linear(n[k], d, d) for k in "qkv")
-            w_qkv, b_qkv = float32(np.concatenate([wq, wk, wv], axis=1)), np.concatenate([bq, bk, bv])
+            w_qkv, b_qkv = np.concatenate([wq, wk, wv]), np.concatenate([bq, bk, bv])
         layers.append(
             {
                 "qkv": (w_qkv, b_qkv),

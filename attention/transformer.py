@@ -96,10 +96,15 @@ def layer_norm(x, gain, bias, eps):  # [n_seq, d_model] -> [n_seq, d_model] (Ba 
     return centred
 
 
-def linear(x, w, b):  # [n_seq, n_in], [n_in, n_out], [n_out] -> [n_seq, n_out]
-    y = x @ w
-    y += b
+def linear_t(w, x, b):  # [n_out, n_in], [n_seq, n_in], [n_out] -> [n_out, n_seq]
+    """(x·wᵀ + b)ᵀ = w·xᵀ + b: with the weight as the long side, BLAS is faster for short inputs."""
+    y = w @ x.T
+    y += b[:, None]
     return y
+
+
+def linear(x, w, b):  # [n_seq, n_in], [n_out, n_in], [n_out] -> [n_seq, n_out] (a transposed view)
+    return linear_t(w, x, b).T
 
 
 def attend(q, k, v, mask, temperature, similarity, weights, context):  # fills weights and context in place
@@ -118,9 +123,11 @@ def attend(q, k, v, mask, temperature, similarity, weights, context):  # fills w
 
 
 def feed_forward(x, layer, act):  # [n_seq, d_model] -> [n_seq, d_model]: W_out·act(W_in·x)
-    h = linear(x, *layer["ff_in"])  # [n_seq, d_ff]
-    spread(lambda a, b: act(h[a:b]), len(h), parallel=len(h) >= PARALLEL_FROM)
-    return linear(h, *layer["ff_out"])
+    w_in, b_in = layer["ff_in"]
+    h = linear_t(w_in, x, b_in)  # [d_ff, n_seq]: each thread takes a block of contiguous rows
+    spread(lambda a, b: act(h[a:b]), len(h), parallel=x.shape[0] >= PARALLEL_FROM)
+    w_out, b_out = layer["ff_out"]
+    return linear(h.T, w_out, b_out)
 
 
 def embed(ids, type_ids, weights, config):  # [n_seq] int -> [n_seq, d_model]
@@ -149,8 +156,9 @@ def forward(ckpt, ids, type_ids=None, temperature=1.0, similarity="dot"):  # [n_
     x = hidden[0] = embed(ids, type_ids, w, c)
     for i, layer in enumerate(w["layers"]):
         a = layer_norm(x, *layer["ln1"], c.eps) if c.causal else x  # GPT-2 normalises before attention
-        qkv = linear(a, *layer["qkv"])  # [n_seq, 3·d_model]: one matmul for Q, K and V
-        qkv_all[i] = qkv.reshape(n_seq, 3, c.n_head, d_head).transpose(1, 2, 0, 3)
+        w_qkv, b_qkv = layer["qkv"]
+        qkv = linear_t(w_qkv, a, b_qkv)  # [3·d_model, n_seq]: one matmul for Q, K and V
+        qkv_all[i] = qkv.reshape(3, c.n_head, d_head, n_seq).transpose(0, 1, 3, 2)
         q, k, v = qkv_all[i]
         attend(q, k, v, mask, temperature, similarity, weights[i], context)
         attn_out[i] = linear(merge_heads(context), *layer["o"])  # heads side by side, then W_o

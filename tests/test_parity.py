@@ -243,3 +243,14 @@ def test_broken_utf8_pieces_show_as_byte_escapes(build):
     ids, _, tokens, _, _ = encode(ckpt, "🚀")
     assert len(tokens) > 1 and all(t.startswith("\\x") for t in tokens)
     assert ckpt.tokenizer.decode(list(ids)) == "🚀"
+
+
+def test_registry_runs_a_checkpoint_from_model_dir(build):
+    """--model-dir reaches the loader through registry.run: a tiny GPT-2 under the name gpt2, causal by itself."""
+    from attention import registry
+
+    _, ckpt = build("gpt2")
+    run = registry.run("gpt2", "the animal was tired", model_dir=ckpt.path, causal=False, hide_special=True)
+    assert run.model == "gpt2" and run.mask is not None and np.all(np.triu(run.weights, k=1) == 0)
+    assert not run.notices  # GPT-2 has no [CLS]/[SEP] to hide
+    np.testing.assert_allclose(run.weights, run_checkpoint(ckpt, "the animal was tired").weights)
