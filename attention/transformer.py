@@ -53,9 +53,9 @@ def half_erfc(a, t, u):  # a = |x| [m] -> u [m] = Φ(-|x|) = erfc(|x|/√2) / 2;
     return u
 
 
-def gelu_(x):  # [n_seq, d_ff] float32 -> the same array: x·Φ(x) (exact GELU, Hendrycks & Gimpel 2016), in place
+def gelu_(x):  # [...] float32 -> the same array: x·Φ(x) (exact GELU, Hendrycks & Gimpel 2016), in place
     """GELU(x) = max(x, 0) - |x|·Φ(-|x|), chunk by chunk so the scratch stays in cache."""
-    flat = x.reshape(-1)
+    flat = x.reshape(-1)  # a view when x is contiguous (as in the forward pass); else a copy, written back below
     m = min(CHUNK, flat.size)
     a, t, u = (np.empty(m, np.float32) for _ in range(3))
     for start in range(0, flat.size, m):
@@ -66,10 +66,12 @@ def gelu_(x):  # [n_seq, d_ff] float32 -> the same array: x·Φ(x) (exact GELU, 
         u[:k] *= a[:k]
         np.maximum(c, 0, out=c)
         c -= u[:k]
+    if not np.shares_memory(flat, x):
+        x[...] = flat.reshape(x.shape)
     return x
 
 
-def gelu_new_(x):  # [n_seq, d_ff] -> the same array: GPT-2's tanh approximation of GELU, in place
+def gelu_new_(x):  # [...] -> the same array: GPT-2's tanh approximation of GELU, in place
     """0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))."""
     inner = x * x
     inner *= np.float32(0.044715)
