@@ -237,6 +237,13 @@ def routes_when(run_dir, done, timeout=30):  # -> {route key: [(request, status,
         time.sleep(0.5)
 
 
+def answered(routes, key, request_status, address):  # -> True if `address` finally answered that request for key
+    return any(
+        (request, status) == request_status and upstream.split(", ")[-1] == address  # "dead, live" after a retry
+        for request, status, upstream in routes.get(key, ())
+    )
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(not NGINX.exists(), reason="Debian's nginx is not installed; run: bash scripts/setup.sh --dev")
 @pytest.mark.skipif(
@@ -284,10 +291,18 @@ def test_two_replicas_behind_nginx_serve_sticky_sessions_and_survive_a_dead_repl
                 assert replica == live
                 assert_renders(page)
                 context.close()
+            # The stranded viewer's frontend checks /_stcore/health, then reopens its websocket: wait for the check
+            # to reach the live replica, close the page, and find the reopened websocket in the log.
+            host_config = ("GET /_stcore/host-config", "200")
+            routes = routes_when(running.run_dir(), lambda r: answered(r, stranded_key, host_config, live), timeout=60)
+            assert answered(routes, stranded_key, host_config, live), (
+                "viewer never came back",
+                routes.get(stranded_key),
+            )
             stranded[0].close()
-            routes = routes_when(running.run_dir(), lambda r: (*STREAM, live) in r.get(stranded_key, ()))
-            assert (*STREAM, live) in routes.get(stranded_key, ()), (
-                "stranded viewer never reconnected",
+            routes = routes_when(running.run_dir(), lambda r: answered(r, stranded_key, STREAM, live))
+            assert answered(routes, stranded_key, STREAM, live), (
+                "no websocket on the live one",
                 routes.get(stranded_key),
             )
         except BaseException:
