@@ -17,23 +17,28 @@ from .run import Run
 ERF_P = np.float32(0.3275911 / np.sqrt(2.0))  # Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7, on z = x/√2
 ERFC_HALF = [np.float32(a / 2) for a in (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)]
 CHUNK = 1 << 15  # elements per GELU chunk: its scratch arrays stay in the CPU's L2 cache
-WORKERS = max(1, min(4, os.cpu_count() or 1))  # numpy's ufuncs are single-threaded; torch uses every core
-POOL = ThreadPoolExecutor(WORKERS, thread_name_prefix="attention") if WORKERS > 1 else None
 PARALLEL_FROM = 64  # n_seq from which per-head and per-row work is split across threads
+WORKERS, POOL = 1, None  # threads for elementwise work, the caller included; set_workers below
 
 
 def set_workers(n):  # -> None: how many threads the forward pass may use (the benchmark matches torch's count)
     global WORKERS, POOL
     WORKERS = max(1, int(n))
-    POOL = ThreadPoolExecutor(WORKERS, thread_name_prefix="attention") if WORKERS > 1 else None
+    POOL = ThreadPoolExecutor(WORKERS - 1, thread_name_prefix="attention") if WORKERS > 1 else None
 
 
-def spread(fn, n, parallel=True):  # calls fn(start, stop) on WORKERS slices of range(n)
+set_workers(min(4, os.cpu_count() or 1))  # numpy's ufuncs are single-threaded; torch uses every core
+
+
+def spread(fn, n, parallel=True):  # calls fn(start, stop) on WORKERS slices of range(n), one on this thread
     """numpy releases the GIL inside ufunc loops and BLAS, so independent slices run on several cores at once."""
     if POOL is None or not parallel or n < 2:
         return fn(0, n)
     bounds = np.linspace(0, n, min(WORKERS, n) + 1).astype(int)
-    list(POOL.map(fn, bounds[:-1], bounds[1:]))  # list() re-raises a worker's exception here
+    others = [POOL.submit(fn, a, b) for a, b in zip(bounds[1:-1], bounds[2:], strict=True)]
+    fn(bounds[0], bounds[1])
+    for job in others:
+        job.result()  # re-raises a worker's exception here
 
 
 def half_erfc(a, t, u):  # a = |x| [m] -> u [m] = Φ(-|x|) = erfc(|x|/√2) / 2; t is scratch [m]

@@ -304,3 +304,22 @@ def test_softmax_inplace_refactor_keeps_softmax():
     x = np.random.default_rng(1).standard_normal((3, 5)).astype(np.float32)
     e = np.exp(x.astype(np.float64) - x.max(axis=-1, keepdims=True))
     np.testing.assert_allclose(softmax(x), e / e.sum(axis=-1, keepdims=True), atol=1e-6)
+
+
+@needs_bundle
+def test_threads_change_no_number():
+    """Heads and GELU rows split across threads compute exactly what one thread computes."""
+    from attention import transformer
+
+    text = "The bank of the river was steep, " * 12  # > PARALLEL_FROM tokens, so the work is split
+    before = transformer.WORKERS
+    try:
+        transformer.set_workers(1)
+        alone = registry.run("minilm", text)
+        transformer.set_workers(3)
+        split = registry.run("minilm", text)
+    finally:
+        transformer.set_workers(before)
+    assert alone.n_seq > transformer.PARALLEL_FROM
+    np.testing.assert_array_equal(split.weights, alone.weights)
+    np.testing.assert_array_equal(split.hidden, alone.hidden)
