@@ -2,7 +2,8 @@
 
     python -m bench.forward            (or: python bench/forward.py [--repeats 20])
 
-Prints a markdown table (median and best ms over interleaved repeats) and writes bench/reports/forward.json.
+Prints a markdown table (median and best ms over interleaved repeats) and writes bench/reports/forward.json
+(forward-N-threads.json with --threads N).
 Torch runs twice: "eager" returns attentions and hidden states, as our pass does (the like-for-like
 comparison); "sdpa" is transformers' fastest default, which returns no attention weights.
 A benchmark, not a test: timings depend on the machine and on what else it is running.
@@ -117,7 +118,7 @@ def main(repeats=None, threads=None):
         rows=rows,
     )
     print_table(report)
-    out = ROOT / "bench" / "reports" / "forward.json"
+    out = ROOT / "bench" / "reports" / ("forward.json" if not threads else f"forward-{threads}-threads.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwrote {out.relative_to(ROOT)}")
