@@ -7,6 +7,7 @@ LECTURE = "lecture"
 # pass one settings dict. A real model's causality is its own: GPT-2 is causal, the encoders are not.
 LECTURE_ONLY = {"n_head", "preset", "alpha", "steps", "causal", "weights", "seed", "layer", "head", "present"}
 REAL_SETTINGS = {"temperature", "similarity", "hide_special", "max_tokens"}
+NOT_LECTURE = {"hide_special", "layer", "head", "present"}  # the lecture model has no [CLS]/[SEP]; views only
 DESCRIPTIONS = {
     LECTURE: "The lecture model: a small embedding with hand-set or random W_q, W_k, W_v that you can edit.",
     "minilm": "all-MiniLM-L6-v2: a 6-layer BERT encoder (12 heads, d_model 384) trained for sentence similarity.",
@@ -39,7 +40,7 @@ def run(model, text, model_dir=None, **settings):  # -> Run
     if model == LECTURE:
         from .lecture import run_lecture
 
-        return run_lecture(text, **settings)
+        return run_lecture(text, **{k: v for k, v in settings.items() if k not in NOT_LECTURE})
     if model not in HF_IDS:
         raise ValueError(f"unknown model {model!r}; choose one of {model_names()}")
     if unknown := set(settings) - REAL_SETTINGS - LECTURE_ONLY:
