@@ -323,3 +323,9 @@ def test_threads_change_no_number():
     assert alone.n_seq > transformer.PARALLEL_FROM
     np.testing.assert_array_equal(split.weights, alone.weights)
     np.testing.assert_array_equal(split.hidden, alone.hidden)
+
+
+def test_one_settings_dict_serves_the_lecture_model_too():
+    settings = dict(n_head=2, temperature=1.0, similarity="dot", hide_special=True, layer=0, head=1, present=False)
+    run = registry.run("lecture", "I ate an apple", model_dir="/ignored", **settings)
+    assert run.model == "lecture" and run.n_head == 2
