@@ -163,9 +163,15 @@ def progress_bar(progress, i, filename):  # -> a tqdm class that forwards file i
     return Report
 
 
-def load(name, model_dir=None, hf_cache=None):  # -> Checkpoint
-    """Locate `name` and load it (cached per folder, so a second call is free)."""
-    path, source = locate(name, model_dir, hf_cache)
+def load(name, model_dir=None, hf_cache=None, download_missing=False, progress=None):  # -> Checkpoint
+    """Locate `name` and load it (cached per folder, so a second call is free). Only with download_missing=True
+    does a model found nowhere offline get downloaded (source 4), reporting to progress(fraction, text)."""
+    try:
+        path, source = locate(name, model_dir, hf_cache)
+    except ModelUnavailable:
+        if not download_missing or model_dir or os.environ.get(env_var(name)):
+            raise  # a folder the operator named is never replaced by a download
+        path, source = download(name, progress, hf_cache), "download"
     stamp = (path / "model.safetensors").stat().st_mtime_ns
     return load_dir(str(path.resolve()), name, source, stamp)
 

@@ -329,3 +329,26 @@ def test_one_settings_dict_serves_the_lecture_model_too():
     settings = dict(n_head=2, temperature=1.0, similarity="dot", hide_special=True, layer=0, head=1, present=False)
     run = registry.run("lecture", "I ate an apple", model_dir="/ignored", **settings)
     assert run.model == "lecture" and run.n_head == 2
+
+
+@needs_bundle
+def test_load_downloads_only_when_asked(tmp_path, monkeypatch):
+    """Source 4: with download_missing=True a model found nowhere offline is fetched (here by a fake hub)."""
+    import huggingface_hub
+
+    calls = []
+
+    def fake_download(repo_id, filename, cache_dir=None, tqdm_class=None):
+        calls.append(repo_id)
+        snap = tmp_path / "snap"
+        snap.mkdir(exist_ok=True)
+        shutil.copy(BUNDLE / filename, snap / filename)
+        return str(snap / filename)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    monkeypatch.setattr(checkpoint, "BUNDLE", {})
+    with pytest.raises(ModelUnavailable):
+        checkpoint.load("minilm", hf_cache=tmp_path / "empty")
+    assert not calls
+    ckpt = checkpoint.load("minilm", hf_cache=tmp_path / "empty", download_missing=True)
+    assert ckpt.source == "download" and ckpt.path == tmp_path / "snap" and len(calls) == 3
