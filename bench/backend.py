@@ -111,12 +111,13 @@ def forward_report(repeats=None):  # -> dict: bench.forward's table plus GFLOPS 
     return report
 
 
-def main(quick=False):  # -> dict: the backend section of the report
+def main(quick=False, repeats=None):  # -> dict: the backend section of the report
+    """repeats: timed runs per length for every comparison (default 30 for attention, bench.forward's own)."""
     from attention import checkpoint
 
-    result = dict(attention=attention_rows(repeats=5 if quick else 30))
+    result = dict(attention=attention_rows(repeats=repeats or (5 if quick else 30)))
     if checkpoint.is_available("minilm"):
-        result["forward"] = forward_report(repeats=2 if quick else None)
+        result["forward"] = forward_report(repeats=repeats or (2 if quick else None))
     else:
         result["forward"] = None
         result["forward_missing"] = checkpoint.how_to_get("minilm")

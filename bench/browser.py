@@ -211,7 +211,7 @@ def ratio(a, b):  # -> float | None
     return round(a / b, 2) if a and b else None
 
 
-def main(quick=False, minilm=True):  # -> dict: the browser section of the report
+def main(quick=False, minilm=True, repeats=None):  # -> dict: the browser section of the report
     """Dashboard pages and control changes, and the floor app's, in one run; ratios dashboard / floor.
     With MiniLM installed, also a control change at 128 tokens against a 128 x 128 floor heatmap."""
     from playwright.sync_api import sync_playwright
@@ -221,7 +221,8 @@ def main(quick=False, minilm=True):  # -> dict: the browser section of the repor
 
     text_128 = text_of_length("minilm", 128) if minilm and checkpoint.is_available("minilm") else None
 
-    repeats, n_changes = (1, 3) if quick else (5, 20)
+    n_loads, n_changes = (1, 3) if quick else (5, 20)
+    repeats = repeats or n_loads
     result = {}
     with sync_playwright() as p:
         browser = launch(p)

@@ -1,6 +1,6 @@
 """The benchmark suite in one command: backend, browser (dashboard vs the floor app), long inputs, concurrency.
 
-    python -m bench.run [--quick] [--only backend,browser,long,concurrency] [--sessions 30]
+    python -m bench.run [--quick] [--only backend,browser,long,concurrency] [--sessions 30] [--repeats N]
 
 Writes bench/reports/report.md (every number against its target) and bench/reports/report.json.
 Timings depend on the machine and on what else runs on it; the report records the load average, and every
@@ -21,15 +21,15 @@ REPORTS = ROOT / "bench" / "reports"
 SECTIONS = ("backend", "browser", "long", "concurrency")
 
 
-def run_section(name, quick, sessions):  # -> dict | list: one section's results
+def run_section(name, quick, sessions, repeats=None):  # -> dict | list: one section's results
     if name == "backend":
         from bench import backend
 
-        return backend.main(quick)
+        return backend.main(quick, repeats=repeats)
     if name == "browser":
         from bench import browser
 
-        return browser.main(quick)
+        return browser.main(quick, repeats=repeats)
     if name == "long":
         from bench import long_inputs
 
@@ -39,7 +39,7 @@ def run_section(name, quick, sessions):  # -> dict | list: one section's results
     return concurrency.main(sessions=3 if quick else sessions, n_browsers=1 if quick else 3)
 
 
-def main(quick=False, only=SECTIONS, sessions=30, out=REPORTS):  # -> dict: the whole report
+def main(quick=False, only=SECTIONS, sessions=30, out=REPORTS, repeats=None):  # -> dict: the whole report
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     result = dict(
@@ -55,7 +55,7 @@ def main(quick=False, only=SECTIONS, sessions=30, out=REPORTS):  # -> dict: the 
     for name in only:
         start = time.perf_counter()
         print(f"== {name}", flush=True)
-        result[name] = run_section(name, quick, sessions)
+        result[name] = run_section(name, quick, sessions, repeats)
         result.setdefault("seconds", {})[name] = round(time.perf_counter() - start, 1)
         (out / "report.json").write_text(json.dumps(result, indent=2, default=str) + "\n")  # partial results survive
     result["machine"]["load_after"] = [round(x, 1) for x in os.getloadavg()]
@@ -72,8 +72,9 @@ if __name__ == "__main__":
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
     parser.add_argument("--sessions", type=int, default=30, help="concurrent browser sessions (default 30)")
     parser.add_argument("--out", default=str(REPORTS), help="folder for report.md and report.json")
+    parser.add_argument("--repeats", type=int, default=None, help="page loads / backend runs per case (a busy machine)")
     args = parser.parse_args()
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     if bad := set(only) - set(SECTIONS):
         parser.error(f"unknown section(s) {sorted(bad)}; choose from {', '.join(SECTIONS)}")
-    main(args.quick, only, args.sessions, args.out)
+    main(args.quick, only, args.sessions, args.out, args.repeats)
