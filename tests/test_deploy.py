@@ -1,13 +1,14 @@
 """Hosting: the Dockerfile's promises, and 2 replicas behind Debian's nginx serving real browser sessions."""
 
+import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -180,8 +181,8 @@ class Cluster:
         self.proc.wait(timeout=10)
 
 
-@contextmanager
-def cluster(n_replica):
+@contextlib.contextmanager
+def cluster(n_replica):  # the logs stay in the run directory only when the test fails
     started = Cluster(n_replica)
     try:
         yield started
@@ -190,6 +191,8 @@ def cluster(n_replica):
             started.stop()
         finally:
             started.kill_group()
+    with contextlib.suppress(StopIteration):
+        shutil.rmtree(started.run_dir(), ignore_errors=True)
 
 
 def open_session(browser, url, cookies=()):  # -> (context, page, replica address that served the page)
