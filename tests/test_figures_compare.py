@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_figures_steps import decode
@@ -66,6 +67,13 @@ def test_difference_figure_shows_both_rows_and_their_difference():
     np.testing.assert_allclose(table["B_minus_A"], decode(diff["y"]), atol=1e-6)
 
 
+def test_difference_figure_weight_panel_fits_the_tallest_bar():
+    words, wa, wb = aligned_attention(A, [0.1, 0.2, 0.3, 0.1, 0.3], B, [0.25, 0.25, 0.25, 0.25])
+    s = spec(difference_figure(words, wa, wb, "saw"))
+    low, high = s["layout"]["yaxis"]["range"]
+    assert low == 0 and 0.3 < high < 0.5  # the tallest bar (0.3) fills the panel instead of a third of [0, 1]
+
+
 def test_pair_heatmaps_show_both_matrices_on_one_scale():
     wa, wb = np.eye(5, dtype=np.float32), np.full((4, 4), 0.25, dtype=np.float32)
     s = spec(attention_pair_figure(A, wa, B, wb, titles=("A: <i>x</i>", "B")))
@@ -73,8 +81,20 @@ def test_pair_heatmaps_show_both_matrices_on_one_scale():
     np.testing.assert_array_equal(decode(left["z"]), wa)
     np.testing.assert_array_equal(decode(right["z"]), wb)
     assert left["y"] == ["the (0)", "cat", "saw", "the (3)", "dog"]  # repeated words stay distinct
-    assert (left["zmin"], left["zmax"]) == (right["zmin"], right["zmax"]) == (0, 1)
+    assert (left["zmin"], left["zmax"]) == (right["zmin"], right["zmax"]) == (0, 1)  # eye(5): the larger max is 1
     assert s["layout"]["annotations"][0]["text"] == "A: &lt;i&gt;x&lt;/i&gt;"
+
+
+def test_pair_heatmaps_share_a_scale_up_to_the_larger_max():
+    rng = np.random.default_rng(3)
+    wa = rng.dirichlet(np.ones(5), size=5).astype(np.float32) * 0.5  # rows shrunk: max well below 1
+    wb = rng.dirichlet(np.ones(4), size=4).astype(np.float32) * 0.3
+    s = spec(attention_pair_figure(A, wa, B, wb))
+    left, right = s["data"]
+    top = max(float(wa.max()), float(wb.max()))
+    assert left["zmin"] == right["zmin"] == 0
+    assert left["zmax"] == right["zmax"] == pytest.approx(top, rel=1e-6)
+    assert top < 0.5  # not the old fixed 0..1 scale
 
 
 def test_axis_shift_figure_plots_each_sentences_shift():

@@ -52,9 +52,17 @@ def cosine_shift(before, after):  # [n_axes], [n_axes] -> [n_axes]
     return (unit(a) - unit(b)).astype(np.float32)
 
 
+def shared_top(weights):  # [n_seq, n_seq] -> float: the largest finite weight (at least 0.05, as colour_range)
+    w = np.asarray(weights, dtype=np.float32)
+    w = w[np.isfinite(w)]
+    return max(float(w.max()) if w.size else 1.0, 0.05)
+
+
 def attention_pair_figure(tokens_a, weights_a, tokens_b, weights_b, titles=("A", "B"), present=False):
-    """Two [n_seq, n_seq] weight heatmaps side by side on one shared [0, 1] colour scale."""
+    """Two [n_seq, n_seq] weight heatmaps side by side on one shared colour scale, from 0 to the larger of the two
+    largest weights (as every weight heatmap: a flat row of 0.1s would be all dark on a 0..1 scale)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=[escape(t) for t in titles], horizontal_spacing=0.12)
+    top = max(shared_top(weights_a), shared_top(weights_b))
     for col, (tokens, w) in enumerate(((tokens_a, weights_a), (tokens_b, weights_b)), start=1):
         labels = token_labels(tokens)
         fig.add_trace(
@@ -64,7 +72,7 @@ def attention_pair_figure(tokens_a, weights_a, tokens_b, weights_b, titles=("A",
                 y=labels,
                 colorscale=WEIGHTS_SCALE,
                 zmin=0.0,
-                zmax=1.0,
+                zmax=top,
                 showscale=col == 2,
                 colorbar=dict(title="weight"),
                 hovertemplate="query %{y} → key %{x}: %{z:.3f}<extra></extra>",
@@ -92,16 +100,17 @@ def difference_figure(words, row_a, row_b, word, present=False):  # -> go.Figure
     bound = float(np.abs(diff).max()) or 1.0
     fig.add_trace(
         go.Bar(
-            x=labels, y=diff, name="B − A",
+            x=labels, y=diff, name="B − A", showlegend=False,  # its axis says B − A; a pale swatch would not
             marker=dict(color=diff, colorscale=SCORES_SCALE, cmin=-bound, cmax=bound),
             hovertemplate="%{x}: %{y:+.3f}<extra>B − A</extra>",
         ),
         row=2, col=1,
     )  # fmt: skip
-    fig.update_yaxes(title="weight", range=[0, 1], row=1, col=1)
+    top = max(float(np.max(row_a, initial=0)), float(np.max(row_b, initial=0)), 0.05)
+    fig.update_yaxes(title="weight", range=[0, 1.15 * top], row=1, col=1)  # the bars fill their panel
     fig.update_yaxes(title="B − A", zeroline=True, row=2, col=1)
     fig.update_xaxes(type="category", tickangle=-45, row=2, col=1)
-    fig.update_layout(barmode="group", title=f"Where “{escape(word)}” looks", legend=dict(orientation="h", y=1.08))
+    fig.update_layout(barmode="group", title=f"Where “{escape(word)}” looks")  # legend on the right: clear of the title
     return theme(fig, present, height=480)
 
 
@@ -116,8 +125,7 @@ def axis_shift_figure(axis_labels, shift_a, shift_b, word, present=False):  # [n
     fig.update_layout(
         barmode="group",
         title=f"Which meanings “{escape(word)}” turned toward: change of its cosine to each axis",
-        legend=dict(orientation="h", y=1.1),
-    )
+    )  # the legend stays on the right, clear of the long title
     fig.update_yaxes(title="Δ cosine", zeroline=True)
     return theme(fig, present, height=380)
 
