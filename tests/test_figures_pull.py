@@ -176,3 +176,39 @@ def test_a_clicked_point_names_its_token_through_customdata():
     assert clicked_token({"selection": {"points": [{"customdata": [4]}]}}) == 4
     assert clicked_token({"selection": {"points": [{"x": 1.0}]}}) is None  # a reference word: no token
     assert clicked_token(None) is None
+
+
+def test_compare_labels_only_the_shared_word_and_the_top_movers():
+    rng = np.random.default_rng(5)
+    tokens_b = ["apple", "made", "a", "new", "phone", "and", "a", "tablet"]
+    a, b = random_paths(n_seq=3, seed=1), rng.normal(size=(2, 8, 2)).astype(np.float32)
+    s = spec(compare_pull_figure(["an", "apple", "pie"], a, tokens_b, b, [0.5, 0.2], 1, 0))
+    (after_b,) = traces(s, "B: after")
+    moved = np.linalg.norm(b[1] - b[0], axis=-1)  # [n_seq]: how far each token of B moves
+    expected = {0, *np.argsort(-moved)[:3].tolist()}  # the shared word and the three that move most
+    assert {i for i, t in enumerate(after_b["text"]) if t} == expected
+    assert after_b["hovertext"][5] == "and ·B"  # every point still names itself on hover
+    (before_b,) = traces(s, "B: before")
+    assert [t for t in before_b["text"] if t] == ["apple ·B"]  # only the shared word's start is labelled
+
+
+def test_compare_notes_sit_on_opposite_sides_of_their_points():
+    a, b = np.zeros((2, 2, 2), np.float32), np.zeros((2, 2, 2), np.float32)
+    a[1, 0], b[1, 0] = [1.0, 0.0], [-1.0, 0.0]  # the shared word ends right in A, left in B
+    s = spec(compare_pull_figure(["apple", "pie"], a, ["apple", "phone"], b, [0.5, 0.2], 0, 0, notes=("A: x", "B: y")))
+    sides = {a["text"]: a["xanchor"] for a in s["layout"]["annotations"] if not a.get("showarrow")}
+    assert sides == {"A: x": "left", "B: y": "right"}  # A's note extends right, B's extends left: no overlap
+
+
+def test_pull_figure_labels_every_after_point_but_only_the_selected_start():
+    s = spec(pull_figure(TOKENS, random_paths(), evr=[0.5, 0.25], selected=1))
+    (before,) = traces(s, "tokens: before")
+    assert before["text"] == ["", "apple", "", "", ""] and before["hovertext"][0] == "the (0)"
+    assert traces(s, "tokens: after")[0]["text"] == ["the (0)", "apple", "and", "the (3)", "&lt;b&gt;pie&lt;/b&gt;"]
+
+
+def test_equal_axes_can_be_turned_off_for_a_narrow_chart():
+    assert spec(pull_figure(TOKENS, random_paths(), [0.5, 0.2]))["layout"]["yaxis"]["scaleanchor"] == "x"
+    assert (
+        "scaleanchor" not in spec(pull_figure(TOKENS, random_paths(), [0.5, 0.2], equal_axes=False))["layout"]["yaxis"]
+    )

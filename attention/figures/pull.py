@@ -17,6 +17,7 @@ TOKEN_DARK = "#1f3f73"
 SECOND = "#f58518"  # the second sentence on the compare page
 SECOND_DARK = "#b34d00"
 FAINT = "#b0b0b0"
+COMPARE_LABELS = 3  # per sentence on the compare chart: the shared word and this many top movers are labelled
 MAX_PATH_TRACES = 64  # above this n_seq all paths share one trace and only the selected token keeps its arrowhead:
 # a trace and an annotation per token cost ~6 s of figure building at 512 tokens
 
@@ -106,9 +107,21 @@ def one_by_one(n_seq, highlight):  # -> the token indices drawn as their own tra
     return [] if highlight is None else [highlight]
 
 
-def path_traces(labels, paths, colour, name, highlight=None, hi_colour=SELECTED):  # n_seq, [n_points, n_seq, k]
+def top_movers(paths, k):  # [n_points, n_seq, d] -> the k token indices whose path is longest, longest first
+    steps = np.linalg.norm(np.diff(np.asarray(paths, dtype=np.float32), axis=0), axis=-1).sum(axis=0)  # [n_seq]
+    return [int(i) for i in np.argsort(-steps, kind="stable")[:k]]
+
+
+def shown(labels, keep):  # n_seq labels, indices | None -> n_seq texts: the label where kept, else ""
+    return list(labels) if keep is None else [t if i in keep else "" for i, t in enumerate(labels)]
+
+
+def path_traces(
+    labels, paths, colour, name, highlight=None, hi_colour=SELECTED, labelled=None
+):  # n_seq, [n_points, n_seq, k]
     """One sentence: each token's path (a line), hollow 'before' points, filled labelled 'after' points, and
-    the highlighted token drawn again on top, bigger, in hi_colour."""
+    the highlighted token drawn again on top, bigger, in hi_colour. Only `labelled` tokens (default: all) carry
+    an 'after' label, and only the highlighted one a 'before' label; hovering names every point."""
     n_points, n_seq, k = paths.shape
     traces = []
     if n_seq > MAX_PATH_TRACES:  # one trace, the paths separated by NaN gaps; the highlighted path drawn below
@@ -130,18 +143,20 @@ def path_traces(labels, paths, colour, name, highlight=None, hi_colour=SELECTED)
             )
         )
     size = 10 if k == 2 else 5
-    common = dict(mode="markers+text", text=labels, customdata=np.arange(n_seq))  # customdata: the token's position
+    common = dict(mode="markers+text", hovertext=labels, customdata=np.arange(n_seq))  # customdata: the position
+    before = labels if highlight is None else shown(labels, {highlight})  # the arrows say where each came from
     traces.append(
         _scatter(
-            paths[0], **common, name=f"{name}: before", textposition="bottom center", textfont=dict(color=FAINT),
-            hovertemplate="%{text} before<extra></extra>",
+            paths[0], **common, text=before, name=f"{name}: before", textposition="bottom center",
+            textfont=dict(color=FAINT), hovertemplate="%{hovertext} before<extra></extra>",
             marker=dict(size=size, color="white", line=dict(color=colour, width=2)),
         )
     )  # fmt: skip
     traces.append(
         _scatter(
-            paths[-1], **common, name=f"{name}: after", textposition="top center", textfont=dict(color=colour),
-            hovertemplate="%{text} after<extra></extra>", marker=dict(size=size, color=colour),
+            paths[-1], **common, text=shown(labels, labelled), name=f"{name}: after", textposition="top center",
+            textfont=dict(color=colour), hovertemplate="%{hovertext} after<extra></extra>",
+            marker=dict(size=size, color=colour),
         )
     )  # fmt: skip
     if highlight is not None:
@@ -156,8 +171,11 @@ def path_traces(labels, paths, colour, name, highlight=None, hi_colour=SELECTED)
     return traces
 
 
-def arrow_annotations(paths, colour, highlight=None, note=None, hi_colour=SELECTED):  # [n_points, n_seq, 2]
-    """Arrowheads on each token's last segment (list of layout annotations); the highlighted one carries `note`."""
+def arrow_annotations(
+    paths, colour, highlight=None, note=None, hi_colour=SELECTED, side="right"
+):  # [n_points, n_seq, 2]
+    """Arrowheads on each token's last segment (list of layout annotations); the highlighted one carries `note`,
+    on the `side` ("right" or "left") of its point."""
     out = []
     n_seq = paths.shape[1]
     for i in one_by_one(n_seq, highlight):
@@ -177,7 +195,8 @@ def arrow_annotations(paths, colour, highlight=None, note=None, hi_colour=SELECT
             out.append(
                 dict(
                     x=float(x1), y=float(y1), xref="x", yref="y", text=note, showarrow=False,
-                    xanchor="left", xshift=14, yshift=-16, bgcolor="rgba(255,255,255,0.85)",
+                    xanchor="left" if side == "right" else "right", xshift=14 if side == "right" else -14,
+                    yshift=-16, bgcolor="rgba(255,255,255,0.85)",
                     bordercolor=hi_colour, font=dict(color=hi_colour),
                 )
             )  # fmt: skip
@@ -191,9 +210,10 @@ def scene_note(point, note, colour=SELECTED):  # [3] -> scene annotation dict (3
 
 def pull_figure(
     tokens, paths, evr, reference=None, reference_words=None, reference_groups=None,
-    selected=None, context=None, present=False, title=None,
+    selected=None, context=None, present=False, title=None, equal_axes=True,
 ):  # fmt: skip
-    """Every token before (hollow) and after (filled) attention, arrows between; the selected one annotated."""
+    """Every token before (hollow) and after (filled) attention, arrows between; the selected one annotated.
+    equal_axes=False lets a narrow chart fill its space (distances are then stretched along one axis)."""
     paths = np.asarray(paths, dtype=np.float32)
     if paths.ndim != 3 or paths.shape[0] < 2 or paths.shape[1] != len(tokens) or paths.shape[2] not in (2, 3):
         raise ValueError(f"paths must be [n_points >= 2, n_seq = {len(tokens)}, 2 or 3] (got {paths.shape})")
@@ -205,7 +225,7 @@ def pull_figure(
     if reference is not None and len(reference):
         fig.add_traces(reference_traces(reference, reference_words, reference_groups))
     fig.add_traces(path_traces(labels, paths, TOKEN, "tokens", highlight=selected))
-    _finish(fig, paths, evr, [(paths, TOKEN, selected, note, SELECTED)], title, present)
+    _finish(fig, paths, evr, [(paths, TOKEN, selected, note, SELECTED)], title, present, equal_axes)
     return fig
 
 
@@ -213,31 +233,35 @@ def compare_pull_figure(
     tokens_a, paths_a, tokens_b, paths_b, evr, word_a=None, word_b=None, notes=(None, None),
     reference=None, reference_words=None, reference_groups=None, present=False, title=None,
 ):  # fmt: skip
-    """Two sentences' pulls in ONE projection, so the same word's two arrows are comparable."""
+    """Two sentences' pulls in ONE projection, so the same word's two arrows are comparable. Only the shared word
+    and each sentence's top movers are labelled (hover names the rest); the two notes sit on opposite sides."""
     paths_a, paths_b = np.asarray(paths_a, dtype=np.float32), np.asarray(paths_b, dtype=np.float32)
     fig = go.Figure()
     if reference is not None and len(reference):
         fig.add_traces(reference_traces(reference, reference_words, reference_groups))
     arrows = []
-    for name, tokens, paths, colour, hi_colour, word, note in (
-        ("A", tokens_a, paths_a, TOKEN, TOKEN_DARK, word_a, notes[0]),
-        ("B", tokens_b, paths_b, SECOND, SECOND_DARK, word_b, notes[1]),
+    a_left = word_a is not None and word_b is not None and paths_a[-1, word_a, 0] < paths_b[-1, word_b, 0]
+    sides = ("left", "right") if a_left else ("right", "left")
+    for name, tokens, paths, colour, hi_colour, word, note, side in (
+        ("A", tokens_a, paths_a, TOKEN, TOKEN_DARK, word_a, notes[0], sides[0]),
+        ("B", tokens_b, paths_b, SECOND, SECOND_DARK, word_b, notes[1], sides[1]),
     ):
         labels = [f"{t} ·{name}" for t in token_labels(tokens)]
-        fig.add_traces(path_traces(labels, paths, colour, name, word, hi_colour))
-        arrows.append((paths, colour, word, note, hi_colour))
+        keep = {*top_movers(paths, COMPARE_LABELS), *([] if word is None else [word])}
+        fig.add_traces(path_traces(labels, paths, colour, name, word, hi_colour, labelled=keep))
+        arrows.append((paths, colour, word, note, hi_colour, side))
     _finish(fig, paths_a, evr, arrows, title, present)
     return fig
 
 
-def _finish(fig, paths, evr, arrows, title, present):  # add arrows / notes and axis titles in place
+def _finish(fig, paths, evr, arrows, title, present, equal_axes=True):  # add arrows / notes and axis titles in place
     titles = axis_titles(evr)
     if paths.shape[2] == 2:
         fig.update_layout(annotations=[a for arrow in arrows for a in arrow_annotations(*arrow)])
         fig.update_xaxes(title=titles[0], zeroline=False)
-        fig.update_yaxes(title=titles[1], zeroline=False, scaleanchor="x", scaleratio=1)
+        fig.update_yaxes(title=titles[1], zeroline=False, **(dict(scaleanchor="x", scaleratio=1) if equal_axes else {}))
     else:
-        notes = [scene_note(p[-1, hi], note, hc) for p, c, hi, note, hc in arrows if hi is not None and note]
+        notes = [scene_note(a[0][-1, a[2]], a[3], a[4]) for a in arrows if a[2] is not None and a[3]]
         fig.update_layout(
             scene=dict(xaxis_title=titles[0], yaxis_title=titles[1], zaxis_title=titles[2], annotations=notes)
         )
