@@ -17,6 +17,7 @@ from attention import registry
 LECTURE = ("n_head", "preset", "alpha", "steps", "temperature", "causal", "similarity")
 REAL = ("temperature", "similarity", "hide_special")  # a real model's causality is its own (GPT-2 is causal)
 MAX_ENTRIES = 64
+REFERENCE_PER_AXIS = 5  # reference words per meaning axis in the pull's background (as on /pull)
 MAX_RUNS = 16  # shared Runs kept; one MiniLM run at 512 tokens holds ~100 MB of arrays
 
 
@@ -66,12 +67,12 @@ def _cached_pull(model, text, options, k):  # -> (paths, reference points | None
         paths, _, evr = pca_trajectories(run.hidden, n_components=k)
         return paths, None, [], [], evr
     from attention import lecture
+    from attention.figures.pull import lecture_reference
 
     n_axes = len(lecture.AXES)  # the meaning axes only: position would spread the words along the sentence
-    words = list(lecture.reference_words(per_axis=4))
-    vectors = np.stack([lecture.word_vector(w) for w in words])[:, :n_axes]
+    # the sentence's own topics (as /pull), not all sixteen clusters: their labels would pile up
+    vectors, words, groups = lecture_reference(run.tokens, run.hidden[0], per_axis=REFERENCE_PER_AXIS)
     paths, reference, evr = pca_trajectories(run.hidden[:, :, :n_axes], reference=vectors, n_components=k)
-    groups = [lecture.AXES[int(np.argmax(v))] for v in vectors]
     return paths, reference, words, groups, evr
 
 
