@@ -126,6 +126,25 @@ def test_overview_shows_weights_and_the_pull():
     assert any(t.get("name") == "reference words" for t in pull["data"])
 
 
+def test_overview_pull_has_the_sentences_topics_and_the_same_points_as_the_pull_page():
+    from attention.figures.pull import lecture_reference
+    from attention.lecture import AXES
+    from attention.pull import pca_trajectories
+
+    at = app()
+    pull = figures(at)[1]
+    run = backend()
+    reference, words, groups = lecture_reference(run.tokens, run.hidden[0], per_axis=5)  # as /pull draws it
+    (background,) = [t for t in pull["data"] if t.get("name") == "reference words"]
+    assert background["hovertext"] == [f"{w} ({g})" for w, g in zip(words, groups, strict=True)]
+    assert len(words) < 64 and {"food", "technology"} <= set(groups)  # apple's two senses, not all sixteen axes
+    paths, _, _ = pca_trajectories(run.hidden[:, :, : len(AXES)], reference=reference, n_components=2)
+    (after,) = [t for t in pull["data"] if t.get("name") == "tokens: after"]
+    after_points = np.stack([trace_values({"data": [after]}, a) for a in "xy"], axis=-1)
+    np.testing.assert_allclose(after_points, paths[-1], atol=1e-5)
+    assert "scaleanchor" not in pull["layout"]["yaxis"]  # half a page wide: the chart fills its column
+
+
 def test_a_link_opens_the_view_it_describes():
     query = {"text": "the cat saw the dog", "temperature": "1.5", "similarity": "cosine", "n_head": "2",
              "preset": "random", "head": "1", "causal": "true"}  # fmt: skip
