@@ -50,11 +50,11 @@ def test_report_states_each_target_and_misses():
 
 
 @pytest.mark.browser
-def test_floor_app_load_and_slider_change_are_detected():
-    sync_api = pytest.importorskip("playwright.sync_api")
+def test_floor_app_load_and_slider_change_are_detected(playwright):
+    p = playwright  # the run's one Playwright (tests/conftest.py): a second sync_playwright() would fail
     if not os.path.exists(browser.CHROMIUM):
         pytest.skip(f"Chromium not found at {browser.CHROMIUM}")
-    with sync_api.sync_playwright() as p, browser.serve(browser.FLOOR, log_name="server-smoke.log") as (url, proc):
+    with browser.serve(browser.FLOOR, log_name="server-smoke.log") as (url, proc):
         b = browser.launch(p)
         load = browser.page_loads(b, browser.url_for(url, n=4), repeats=1)
         change = browser.control_changes(b, browser.url_for(url, n=4), n_changes=2)

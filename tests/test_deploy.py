@@ -252,10 +252,9 @@ def answered(routes, key, request_status, address):  # -> True if `address` fina
 @pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian's Chromium is not installed; run: bash scripts/setup.sh --dev"
 )
-def test_two_replicas_behind_nginx_serve_sticky_sessions_and_survive_a_dead_replica():
-    from playwright.sync_api import sync_playwright
-
-    with cluster(2) as running, sync_playwright() as pw:
+def test_two_replicas_behind_nginx_serve_sticky_sessions_and_survive_a_dead_replica(playwright):
+    with cluster(2) as running:
+        pw = playwright
         url = running.wait_ready()
         replicas = {name: pid_port for name, pid_port in running.pids().items() if name.startswith("replica")}
         addresses = {f"127.0.0.1:{port}" for _, port in replicas.values()}
