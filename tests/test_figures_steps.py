@@ -53,7 +53,8 @@ def test_every_panel_shows_its_matrix_labels_and_shape():
         assert trace["type"] == "heatmap"  # no WebGL
     titles = [a["text"] for a in s["layout"]["annotations"]]
     assert "Q  [n_seq, d_head] = [5, 2]" in titles and "QKᵀ  [n_seq, n_seq] = [5, 5]" in titles
-    assert s["data"][2]["zmin"] == 0 and s["data"][2]["zmax"] == 1  # weights on a fixed [0, 1] scale
+    top = float(mh.heads.weights[0].max())  # weights: 0 to the largest weight, as every weight heatmap
+    assert s["data"][2]["zmin"] == 0 and s["data"][2]["zmax"] == pytest.approx(top, rel=1e-6)
     assert s["data"][1]["zmid"] == 0  # signed scores diverge around 0
 
 
@@ -134,3 +135,16 @@ def test_weighted_sum_text_spells_out_the_heaviest_value_rows():
     text = weighted_sum_text("apple", [0.1, 0.6, 0.0, 0.3], ["a", "b", "c", "d"], k=2)
     assert text == "apple: out = 0.60·v(b) + 0.30·v(d) + …   (4 weights, sum 1.00)"
     assert "…" not in weighted_sum_text("x", [0.5, 0.5, 0.0], ["a", "b", "c"], k=2)  # the zero is not missing
+
+
+def test_weights_panel_colours_run_to_its_largest_weight_and_crowded_columns_turn_upright():
+    weights = np.random.default_rng(4).dirichlet(np.ones(6), size=6).astype(np.float32)  # rows sum to 1, max < 1
+    features = [f"f{i}" for i in range(24)]
+    panels = [
+        Panel("softmax", weights, list("abcdef"), list("abcdef"), "[n_seq, n_seq]", kind="weights"),
+        Panel("Q", np.ones((6, 24), np.float32), list("abcdef"), features, "[n_seq, d_head]"),
+    ]
+    s = spec(stage_grid(panels))
+    assert s["data"][0]["zmax"] == pytest.approx(float(weights.max()), rel=1e-6) and weights.max() < 0.9
+    assert s["layout"]["xaxis"]["tickangle"] == -45  # six columns: slanted labels fit
+    assert s["layout"]["xaxis2"]["tickangle"] == -90 and s["layout"]["xaxis2"]["tickvals"] == features  # all kept

@@ -28,7 +28,7 @@ class Panel:
     rows: list  # n_rows labels (unique: use token_labels for tokens)
     cols: list  # n_cols labels
     shape: str  # "[n_seq, d_head]"
-    kind: str = "signed"  # signed (diverging around 0) | weights ([0, 1]) | mask (allowed or not)
+    kind: str = "signed"  # signed (diverging around 0) | weights (0 to the largest) | mask (allowed or not)
 
     def __post_init__(self):
         self.matrix = np.asarray(self.matrix, dtype=np.float32)
@@ -61,7 +61,8 @@ def heatmap(panel, show_text=None):  # Panel -> go.Heatmap
     if show_text is None:
         show_text = max(m.shape) <= CELL_TEXT_MAX
     if panel.kind == "weights":
-        colour = dict(colorscale=WEIGHTS_SCALE, zmin=0.0, zmax=1.0)
+        top = float(np.nanmax(z)) if np.isfinite(z).any() else 1.0  # as every weight heatmap: flat rows show contrast
+        colour = dict(colorscale=WEIGHTS_SCALE, zmin=0.0, zmax=max(top, 0.05))
     elif panel.kind == "mask":
         colour = dict(colorscale=[[0, "#eeeeee"], [1, "#4c78a8"]], zmin=0.0, zmax=1.0)
     else:
@@ -107,7 +108,10 @@ def stage_grid(panels, n_cols=None, present=False, title=None):  # list[Panel] -
         # there are too many to read anyway (a real model's 384 features)
         every = lambda labels: dict(tickmode="array", tickvals=labels) if len(labels) <= MAX_TICKS else {}  # noqa: E731
         fig.update_yaxes(autorange="reversed", type="category", **every(fig.data[-1].y), row=r + 1, col=c + 1)
-        fig.update_xaxes(type="category", tickangle=-45, **every(fig.data[-1].x), row=r + 1, col=c + 1)
+        crowded = dict(tickangle=-90, tickfont=dict(size=10)) if len(fig.data[-1].x) > CELL_TEXT_MAX else {}
+        fig.update_xaxes(
+            type="category", **{"tickangle": -45, **crowded}, **every(fig.data[-1].x), row=r + 1, col=c + 1
+        )
     tallest = max(p.matrix.shape[0] for p in panels)
     fig.update_layout(title=title)
     return theme(fig, present, height=n_rows * (120 + 26 * tallest))
