@@ -163,10 +163,7 @@ def load_once(browser, url):  # -> dict: seconds to first chart, to every chart,
         ctx.close()
 
 
-def page_loads(browser, url, repeats):  # -> dict: p50/p95 ms of first chart and all charts
-    """The first visit (cold: the server computes the run) is reported apart from `repeats` warm visits."""
-    cold = load_once(browser, url)  # warms the server's caches, as a lecturer opening the page before class
-    runs = [load_once(browser, url) for _ in range(repeats)]
+def summary(url, cold, runs):  # -> dict: one page's loads as p50/p95 ms
     return dict(
         url=url.split("?", 1)[-1][:60] if "?" in url else "",
         cold_all_ms=round(cold["all"] * 1e3, 1),
@@ -177,7 +174,23 @@ def page_loads(browser, url, repeats):  # -> dict: p50/p95 ms of first chart and
     )
 
 
-def control_changes(browser, url, n_changes=20, label="Temperature", chart=0):  # -> dict: p50/p95 ms
+def page_loads(browser, url, repeats):  # -> dict: p50/p95 ms of first chart and all charts
+    """The first visit (cold: the server computes the run) is reported apart from `repeats` warm visits."""
+    return interleaved_loads(browser, {"page": url}, repeats)["page"]
+
+
+def interleaved_loads(browser, urls, repeats):  # {name: url}, int -> {name: summary}
+    """Every page once cold, then `repeats` rounds visiting each page in turn, so that load on the machine
+    (other people's work) hits the floor and the dashboard alike."""
+    cold = {name: load_once(browser, url) for name, url in urls.items()}  # a lecturer opens the pages before class
+    runs = {name: [] for name in urls}
+    for _ in range(repeats):
+        for name, url in urls.items():
+            runs[name].append(load_once(browser, url))
+    return {name: summary(url, cold[name], runs[name]) for name, url in urls.items()}
+
+
+def control_changes(browser, url, n_changes=20, label="Temperature", chart=0):  # -> (seconds list, failures)
     """Step the slider named `label` n_changes times (ArrowRight); time each step until chart `chart` changes."""
     ctx = browser.new_context(viewport=VIEWPORT)
     page = ctx.new_page()
@@ -202,9 +215,22 @@ def control_changes(browser, url, n_changes=20, label="Temperature", chart=0):  
             except Exception:  # noqa: BLE001 - a step that never shows is counted, not fatal
                 failures += 1
             page.wait_for_function(DRAWN, arg=1, timeout=TIMEOUT_MS)  # settle before the next step (not timed)
-        return dict(url=url.split("?", 1)[-1] if "?" in url else "", **percentiles(samples), failures=failures)
+        return samples, failures
     finally:
         ctx.close()
+
+
+def alternating_changes(browser, pairs, n_changes, blocks=4):  # [(name, url)], int -> {name: p50/p95 dict}
+    """Control changes in blocks, each app in turn (floor, dashboard, floor, ...), so load hits both alike."""
+    samples, failures = {name: [] for name, _ in pairs}, {name: 0 for name, _ in pairs}
+    per_block = max(1, -(-n_changes // blocks))
+    for _ in range(min(blocks, n_changes)):
+        for name, url in pairs:
+            got, failed = control_changes(browser, url, per_block)
+            samples[name] += got
+            failures[name] += failed
+    return {name: dict(url=url.split("?", 1)[-1][:60] if "?" in url else "", **percentiles(samples[name]),
+                       failures=failures[name]) for name, url in pairs}  # fmt: skip
 
 
 def ratio(a, b):  # -> float | None
@@ -223,23 +249,18 @@ def main(quick=False, minilm=True, repeats=None):  # -> dict: the browser sectio
 
     n_loads, n_changes = (1, 3) if quick else (5, 20)
     repeats = repeats or n_loads
+    pages = PAGES[:2] if quick else PAGES
     result = {}
-    with sync_playwright() as p:
+    with sync_playwright() as p, serve(FLOOR) as (floor_url, _), serve(DASHBOARD) as (url, _):
         browser = launch(p)
-        with serve(FLOOR) as (floor_url, _):
-            result["floor_load"] = page_loads(browser, url_for(floor_url), repeats)
-            result["floor_change"] = control_changes(browser, url_for(floor_url), n_changes)
-            if text_128:
-                result["floor_change_128"] = control_changes(browser, url_for(floor_url, n=128), n_changes)
-        with serve(DASHBOARD) as (url, _):
-            result["pages"] = {
-                path or "overview": page_loads(browser, url_for(url, path), repeats)
-                for path in (PAGES[:2] if quick else PAGES)
-            }
-            result["change_lecture"] = control_changes(browser, url_for(url, "scores", stage="weights"), n_changes)
-            if text_128:
-                minilm = url_for(url, "scores", stage="weights", model="minilm", text=text_128)
-                result["change_minilm_128"] = control_changes(browser, minilm, n_changes)
+        urls = {"floor": url_for(floor_url)} | {path or "overview": url_for(url, path) for path in pages}
+        loads = interleaved_loads(browser, urls, repeats)
+        result["floor_load"], result["pages"] = loads.pop("floor"), loads
+        pairs = [("floor_change", url_for(floor_url)), ("change_lecture", url_for(url, "scores", stage="weights"))]
+        if text_128:
+            minilm = url_for(url, "scores", stage="weights", model="minilm", text=text_128)
+            pairs += [("floor_change_128", url_for(floor_url, n=128)), ("change_minilm_128", minilm)]
+        result.update(alternating_changes(browser, pairs, n_changes))
         browser.close()
     floor_first = result["floor_load"]["first"]["p50"]
     for row in result["pages"].values():
