@@ -185,11 +185,21 @@ def test_compare_labels_only_the_shared_word_and_the_top_movers():
     s = spec(compare_pull_figure(["an", "apple", "pie"], a, tokens_b, b, [0.5, 0.2], 1, 0))
     (after_b,) = traces(s, "B: after")
     moved = np.linalg.norm(b[1] - b[0], axis=-1)  # [n_seq]: how far each token of B moves
-    expected = {0, *np.argsort(-moved)[:3].tolist()}  # the shared word and the three that move most
+    expected = {0, *np.argsort(-moved)[:3].tolist()}  # the shared word and the three that move most (all far apart)
     assert {i for i, t in enumerate(after_b["text"]) if t} == expected
     assert after_b["hovertext"][5] == "and ·B"  # every point still names itself on hover
-    (before_b,) = traces(s, "B: before")
-    assert [t for t in before_b["text"] if t] == ["apple ·B"]  # only the shared word's start is labelled
+    starts = [t for name in ("A: before", "B: before") for t in traces(s, name)[0]["text"] if t]
+    assert starts == ["apple ·A"]  # the shared word's start, labelled once
+
+
+def test_compare_labels_skip_tokens_that_end_on_top_of_a_label():
+    a = np.zeros((2, 2, 2), np.float32)
+    a[1] = [[0.0, 1.0], [10.0, 0.0]]
+    b = np.zeros((2, 5, 2), np.float32)
+    b[1] = [[0.0, -1.0], [5.0, 5.0], [4.9, 4.95], [4.95, 4.9], [0.5, -8.0]]  # x, y, z end in one spot
+    s = spec(compare_pull_figure(["apple", "pie"], a, ["apple", "x", "y", "z", "w"], b, [0.5, 0.2], 0, 0))
+    shown = [t for t in traces(s, "B: after")[0]["text"] if t]
+    assert shown == ["apple ·B", "x ·B", "w ·B"]  # one label for the pile (its biggest mover), then the next apart
 
 
 def test_compare_notes_sit_on_opposite_sides_of_their_points():
@@ -212,3 +222,11 @@ def test_equal_axes_can_be_turned_off_for_a_narrow_chart():
     assert (
         "scaleanchor" not in spec(pull_figure(TOKENS, random_paths(), [0.5, 0.2], equal_axes=False))["layout"]["yaxis"]
     )
+
+
+def test_the_axes_leave_room_for_labels_at_the_edges():
+    ref = np.array([[-5.0, 0.0], [4.0, 3.0]])
+    s = spec(pull_figure(TOKENS, random_paths(), [0.5, 0.2], ref, ["pear", "laptop"], ["food", "tech"]))
+    (x0, x1), (y0, y1) = s["layout"]["xaxis"]["range"], s["layout"]["yaxis"]["range"]
+    assert x0 < -5.0 - 0.5 and x1 > 4.0 + 0.5  # the cluster names centred on the outermost points are not cut off
+    assert y0 < min(random_paths()[..., 1].min(), 0.0) and y1 > 3.0

@@ -18,6 +18,7 @@ SECOND = "#f58518"  # the second sentence on the compare page
 SECOND_DARK = "#b34d00"
 FAINT = "#b0b0b0"
 COMPARE_LABELS = 3  # per sentence on the compare chart: the shared word and this many top movers are labelled
+LABEL_APART = 0.08  # ...each at least this fraction of the plot's span from every other label (no pile-ups)
 MAX_PATH_TRACES = 64  # above this n_seq all paths share one trace and only the selected token keeps its arrowhead:
 # a trace and an annotation per token cost ~6 s of figure building at 512 tokens
 
@@ -107,9 +108,20 @@ def one_by_one(n_seq, highlight):  # -> the token indices drawn as their own tra
     return [] if highlight is None else [highlight]
 
 
-def top_movers(paths, k):  # [n_points, n_seq, d] -> the k token indices whose path is longest, longest first
-    steps = np.linalg.norm(np.diff(np.asarray(paths, dtype=np.float32), axis=0), axis=-1).sum(axis=0)  # [n_seq]
-    return [int(i) for i in np.argsort(-steps, kind="stable")[:k]]
+def top_movers(paths, k, apart=0.0, taken=None):  # [n_points, n_seq, d] -> up to k token indices, longest path first
+    """The tokens that move most, skipping any that ends within `apart` of one already picked (or of a point in
+    `taken`, a list that is extended with each pick), so their labels do not pile up."""
+    paths = np.asarray(paths, dtype=np.float32)
+    steps = np.linalg.norm(np.diff(paths, axis=0), axis=-1).sum(axis=0)  # [n_seq]
+    taken = [] if taken is None else taken
+    picked = []
+    for i in np.argsort(-steps, kind="stable"):
+        if len(picked) == k:
+            break
+        if all(np.linalg.norm(paths[-1, i] - p) >= apart for p in taken):
+            picked.append(int(i))
+            taken.append(paths[-1, i])
+    return picked
 
 
 def shown(labels, keep):  # n_seq labels, indices | None -> n_seq texts: the label where kept, else ""
@@ -117,7 +129,7 @@ def shown(labels, keep):  # n_seq labels, indices | None -> n_seq texts: the lab
 
 
 def path_traces(
-    labels, paths, colour, name, highlight=None, hi_colour=SELECTED, labelled=None
+    labels, paths, colour, name, highlight=None, hi_colour=SELECTED, labelled=None, start_label=True
 ):  # n_seq, [n_points, n_seq, k]
     """One sentence: each token's path (a line), hollow 'before' points, filled labelled 'after' points, and
     the highlighted token drawn again on top, bigger, in hi_colour. Only `labelled` tokens (default: all) carry
@@ -144,7 +156,9 @@ def path_traces(
         )
     size = 10 if k == 2 else 5
     common = dict(mode="markers+text", hovertext=labels, customdata=np.arange(n_seq))  # customdata: the position
-    before = labels if highlight is None else shown(labels, {highlight})  # the arrows say where each came from
+    before = (
+        labels if highlight is None else shown(labels, {highlight} if start_label else set())
+    )  # arrows say the rest
     traces.append(
         _scatter(
             paths[0], **common, text=before, name=f"{name}: before", textposition="bottom center",
@@ -242,22 +256,38 @@ def compare_pull_figure(
     arrows = []
     a_left = word_a is not None and word_b is not None and paths_a[-1, word_a, 0] < paths_b[-1, word_b, 0]
     sides = ("left", "right") if a_left else ("right", "left")
+    ends = np.concatenate([paths_a[-1], paths_b[-1]])  # [n_a + n_b, k]: where the labels go
+    apart = LABEL_APART * float(np.max(np.ptp(ends, axis=0))) if len(ends) else 0.0
+    taken = [p[-1, w] for p, w in ((paths_a, word_a), (paths_b, word_b)) if w is not None]  # the shared word first
     for name, tokens, paths, colour, hi_colour, word, note, side in (
         ("A", tokens_a, paths_a, TOKEN, TOKEN_DARK, word_a, notes[0], sides[0]),
         ("B", tokens_b, paths_b, SECOND, SECOND_DARK, word_b, notes[1], sides[1]),
     ):
         labels = [f"{t} ·{name}" for t in token_labels(tokens)]
-        keep = {*top_movers(paths, COMPARE_LABELS), *([] if word is None else [word])}
-        fig.add_traces(path_traces(labels, paths, colour, name, word, hi_colour, labelled=keep))
+        keep = {*top_movers(paths, COMPARE_LABELS, apart, taken), *([] if word is None else [word])}
+        # both sentences' shared word starts at the same point: its start is labelled once, in A
+        fig.add_traces(path_traces(labels, paths, colour, name, word, hi_colour, keep, start_label=name == "A"))
         arrows.append((paths, colour, word, note, hi_colour, side))
     _finish(fig, paths_a, evr, arrows, title, present)
     return fig
+
+
+def padded_range(values, pad=0.12):  # [n] -> [lo, hi]: the values' extent plus `pad` of its span on each side
+    """An axis range with room for the text centred on the outermost points (plotly pads for markers, not text)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 1.0)
+    margin = pad * (hi - lo) or 1.0
+    return [lo - margin, hi + margin]
 
 
 def _finish(fig, paths, evr, arrows, title, present, equal_axes=True):  # add arrows / notes and axis titles in place
     titles = axis_titles(evr)
     if paths.shape[2] == 2:
         fig.update_layout(annotations=[a for arrow in arrows for a in arrow_annotations(*arrow)])
+        xs, ys = ([np.asarray(getattr(t, a), dtype=np.float64).ravel() for t in fig.data] for a in "xy")
+        fig.update_xaxes(range=padded_range(np.concatenate(xs)))
+        fig.update_yaxes(range=padded_range(np.concatenate(ys), pad=0.08))
         fig.update_xaxes(title=titles[0], zeroline=False)
         fig.update_yaxes(title=titles[1], zeroline=False, **(dict(scaleanchor="x", scaleratio=1) if equal_axes else {}))
     else:
