@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from attention import checkpoint
+from attention.checkpoint import ModelUnavailable
 from attention.figures.common import export_config, token_labels
 from ui import cache, params, sidebar
 
@@ -58,9 +60,28 @@ def load(settings, weights=None):  # -> Run, or stops the page with a clear mess
     """The cached backend call; bad input (empty text, ...) shows a warning and stops the page, never a traceback."""
     try:
         return cache.get_run(settings, weights)
+    except ModelUnavailable as err:
+        offer_download(settings.model, err)
+        st.stop()
     except ValueError as err:
         st.warning(md_escape(err), icon="✋")
         st.stop()
+
+
+def offer_download(model, err):
+    """A real model not on this server: say how to get it, and offer to fetch it from the Hugging Face hub once
+    (cached on disk afterwards), with a progress bar. Only a click downloads; a link never does."""
+    st.warning(md_escape(err), icon="📦")
+    if not st.button(f"Download {model} from the Hugging Face hub", key=f"download-{model}"):
+        return
+    bar = st.progress(0.0, text="Starting the download…")
+    try:
+        checkpoint.download(model, progress=lambda fraction, text: bar.progress(min(max(fraction, 0.0), 1.0), text))
+    except Exception as failure:  # offline, hub down, disk full: say so, keep the page
+        st.error(f"The download failed: {md_escape(failure)}. Check the server's internet access, or install the "
+                 "checkpoint locally (see the README).", icon="🚫")  # fmt: skip
+        return
+    st.rerun()
 
 
 def chart(fig, name, **kwargs):

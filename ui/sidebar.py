@@ -106,6 +106,11 @@ def _describe(model):  # -> str: the model's one-line description for the select
         return None
 
 
+def _all_models(available):  # -> list[str]: the installed models first, then the rest of the allowlist
+    """Models not on this server yet stay selectable: the page then offers to download them (never a link)."""
+    return [*available, *(m for m in registry.model_names() if m not in available)]
+
+
 def _value(name):
     return st.session_state.get(KEY(name), getattr(params.DEFAULTS, name))
 
@@ -115,14 +120,15 @@ def sidebar():  # -> Settings
     _seed()
     st.session_state[_CLAIMED] = {}
     models, presets, heads = params.model_choices(), params.preset_choices(), params.n_head_choices()
-    for name, choices in [("model", models), ("preset", presets), ("n_head", heads), ("similarity", None)]:
+    for name, choices in [("model", _all_models(models)), ("preset", presets), ("n_head", heads), ("similarity", None)]:
         _keep(name, choices)
     for name in ("alpha", "steps", "causal", "hide_special", "layer", "head"):
         _keep(name)
     with st.sidebar:
         st.selectbox("Example sentence", [CUSTOM, *EXAMPLES], key=KEY("example"), on_change=_use_example)
         st.text_area("Sentence", key=KEY("text"), max_chars=params.MAX_TEXT, on_change=_typed_text, height=90)
-        st.selectbox("Model", models, key=KEY("model"), help=_describe(_value("model")))
+        st.selectbox("Model", _all_models(models), key=KEY("model"), help=_describe(_value("model")),
+                     format_func=lambda m: m if m in models else f"{m} (download)")  # fmt: skip
         lecture = _value("model") == "lecture"
         if lecture:
             c1, c2 = st.columns(2)
