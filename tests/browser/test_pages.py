@@ -124,4 +124,10 @@ def test_presentation_mode_collapses_the_controls(server, page):
     )
     size = page.evaluate(f"() => document.querySelector('{CHART}')._fullLayout.font.size")
     assert size >= 20  # figures carry the projector's font size
+    picked = page.evaluate(  # the chosen word in the page's select box is projector-sized too
+        """() => parseFloat(getComputedStyle(document.querySelector(
+            '[data-testid="stMainBlockContainer"] [data-baseweb="select"] [title], '
+            + '[data-testid="stMainBlockContainer"] [data-baseweb="select"] div div')).fontSize)"""
+    )
+    assert picked >= 20
     assert page.errors == []
