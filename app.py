@@ -14,7 +14,7 @@ PRESENT_CSS = """<style>
 [data-testid="stMainBlockContainer"] { font-size: 1.3rem; max-width: 100%; }
 [data-testid="stMainBlockContainer"] h1 { font-size: 3rem; }
 [data-testid="stMarkdownContainer"] p { font-size: 1.3rem; }
-[data-testid="stMainBlockContainer"] [data-baseweb="select"] *,
+[data-testid="stMainBlockContainer"] [data-testid="stSelectbox"] input,
 [data-testid="stMainBlockContainer"] textarea { font-size: 1.3rem; }
 </style>"""
 
