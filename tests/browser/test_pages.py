@@ -126,8 +126,7 @@ def test_presentation_mode_collapses_the_controls(server, page):
     assert size >= 20  # figures carry the projector's font size
     picked = page.evaluate(  # the chosen word in the page's select box is projector-sized too
         """() => parseFloat(getComputedStyle(document.querySelector(
-            '[data-testid="stMainBlockContainer"] [data-baseweb="select"] [title], '
-            + '[data-testid="stMainBlockContainer"] [data-baseweb="select"] div div')).fontSize)"""
+            '[data-testid="stMainBlockContainer"] [data-testid="stSelectbox"] input')).fontSize)"""
     )
     assert picked >= 20
     assert page.errors == []
