@@ -230,3 +230,23 @@ def test_the_axes_leave_room_for_labels_at_the_edges():
     (x0, x1), (y0, y1) = s["layout"]["xaxis"]["range"], s["layout"]["yaxis"]["range"]
     assert x0 < -5.0 - 0.5 and x1 > 4.0 + 0.5  # the cluster names centred on the outermost points are not cut off
     assert y0 < min(random_paths()[..., 1].min(), 0.0) and y1 > 3.0
+
+
+def test_the_note_opens_toward_the_emptier_side():
+    paths = np.zeros((2, 3, 2), np.float32)
+    paths[1, :, 0] = [0.0, 5.0, 10.0]
+    for selected, anchor in ((0, "left"), (2, "right")):  # left end: the note runs right; right end: it runs left
+        s = spec(pull_figure(["a", "b", "c"], paths, [0.5, 0.2], selected=selected, context=[("b", 0.5)]))
+        (note,) = [a for a in s["layout"]["annotations"] if not a.get("showarrow")]
+        assert note["xanchor"] == anchor
+
+
+def test_presentation_mode_enlarges_the_meaning_names():
+    ref, words, groups = np.array([[0.0, 0.0], [2.0, 1.0]]), ["pear", "laptop"], ["food", "tech"]
+    sizes = [
+        traces(spec(pull_figure(TOKENS, random_paths(), [0.5, 0.2], ref, words, groups, present=p)), "meanings")[0][
+            "textfont"
+        ]["size"]
+        for p in (False, True)
+    ]
+    assert sizes[1] > sizes[0] and sizes[1] > 20  # above the projector's 20 px token labels

@@ -239,7 +239,13 @@ def pull_figure(
     if reference is not None and len(reference):
         fig.add_traces(reference_traces(reference, reference_words, reference_groups))
     fig.add_traces(path_traces(labels, paths, TOKEN, "tokens", highlight=selected))
-    _finish(fig, paths, evr, [(paths, TOKEN, selected, note, SELECTED)], title, present, equal_axes)
+    side = "right"
+    if selected is not None:  # the note goes toward the emptier half, so a narrow chart does not clip it
+        xs = np.concatenate(
+            [paths[..., 0].ravel(), np.asarray(reference if reference is not None else [])[..., :1].ravel()]
+        )
+        side = "right" if paths[-1, selected, 0] <= (np.nanmin(xs) + np.nanmax(xs)) / 2 else "left"
+    _finish(fig, paths, evr, [(paths, TOKEN, selected, note, SELECTED, side)], title, present, equal_axes)
     return fig
 
 
@@ -296,6 +302,8 @@ def _finish(fig, paths, evr, arrows, title, present, equal_axes=True):  # add ar
             scene=dict(xaxis_title=titles[0], yaxis_title=titles[1], zaxis_title=titles[2], annotations=notes)
         )
     fig.update_layout(title=title, legend=dict(orientation="h", y=-0.12), hovermode="closest")
+    if present:  # the meaning names keep their lead over the (enlarged) token labels
+        fig.update_traces(textfont_size=22, selector=dict(name="meanings"))
     theme(fig, present, height=620 if paths.shape[2] == 3 else 560)
 
 
