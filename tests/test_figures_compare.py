@@ -97,6 +97,8 @@ def test_pair_heatmaps_share_a_scale_up_to_the_larger_max():
     assert top < 0.5  # not the old fixed 0..1 scale
     big = spec(attention_pair_figure(A, wa, B, wb, present=True))["layout"]["annotations"]
     assert all(a["font"]["size"] > s["layout"]["annotations"][0]["font"]["size"] for a in big)  # A / B grow
+    margin = spec(attention_pair_figure(A, wa, B, wb, present=True))["layout"]["margin"]["t"]
+    assert margin > big[0]["font"]["size"] + 20  # and keep room above the plots (20 px: plotly's title offset)
 
 
 def test_axis_shift_figure_plots_each_sentences_shift():

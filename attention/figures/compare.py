@@ -84,7 +84,8 @@ def attention_pair_figure(tokens_a, weights_a, tokens_b, weights_b, titles=("A",
         fig.update_xaxes(type="category", tickangle=-45, title="key", row=1, col=col)
     n = max(len(tokens_a), len(tokens_b))
     fig.update_annotations(font=dict(size=24 if present else 17))  # the A / B titles: plotly's default 16 px is lost
-    return theme(fig, present, height=220 + 24 * n)
+    theme(fig, present, height=220 + 24 * n)
+    return fig.update_layout(margin=dict(t=54 if present else 40))  # room above the plots for those titles
 
 
 def difference_figure(words, row_a, row_b, word, present=False):  # -> go.Figure
