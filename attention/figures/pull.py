@@ -95,7 +95,7 @@ def reference_traces(points, words, groups=None):  # [n_ref, k], n_ref words -> 
         name="meanings",
         text=[f"<i>{escape(n)}</i>" for n in names],
         hoverinfo="skip",
-        textposition="middle center",
+        textposition="bottom center",  # below the centre: the tokens' own labels sit above their points
         textfont=dict(color="#888888", size=15),
         showlegend=False,
     )
