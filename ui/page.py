@@ -175,3 +175,13 @@ def npz_bytes(**arrays):  # -> bytes: a small .npz of named arrays (for page-spe
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()
+
+
+def pick_point(plot_key, labels_key, target_key):  # on_select callback of a chart: the clicked token is followed
+    """Lives in a module, not a page: a callback defined in a page script keeps that run's whole page alive."""
+    from attention.figures.pull import clicked_token
+
+    i = clicked_token(st.session_state.get(plot_key))  # the position of the clicked token, if any
+    labels = st.session_state.get(labels_key, [])
+    if i is not None and 0 <= i < len(labels):
+        st.session_state[target_key] = labels[i]
