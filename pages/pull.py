@@ -1,12 +1,13 @@
 """/pull: each token before and after attention in one PCA, with arrows; the selected token's context named."""
 
+import functools
 import html
 
 import numpy as np
 import streamlit as st
 
 from attention.figures.common import token_labels
-from attention.figures.pull import before_after, clicked_token, lecture_reference, pull_figure, pull_table
+from attention.figures.pull import before_after, lecture_reference, pull_figure, pull_table
 from attention.lecture import AMBIGUOUS
 from ui import cache, page, sidebar
 
@@ -46,13 +47,6 @@ def default_token(run):  # -> index of the token to follow first: an ambiguous w
         if t.lower() in AMBIGUOUS:
             return i
     return int(np.argmax(np.linalg.norm(run.hidden[-1] - run.hidden[0], axis=-1)))
-
-
-def pick_from_chart():  # on_select of the 2-D chart: a clicked token becomes the followed token
-    i = clicked_token(st.session_state.get(PLOT))  # the position of the clicked token, if any
-    labels = st.session_state.get(PLOT + "_labels", [])
-    if i is not None and 0 <= i < len(labels):
-        st.session_state["token"] = labels[i]
 
 
 def context_of(run, i, layers, k=3):  # -> [(word, weight)]: where token i looked, averaged over heads and `layers`
@@ -96,7 +90,8 @@ if lecture:
         title="Before (hollow) → after (filled) attention, on the meaning axes",
     )  # fmt: skip
     st.session_state[PLOT + "_labels"] = labels
-    select = dict(on_select=pick_from_chart, selection_mode="points", key=PLOT) if k == 2 else {}
+    pick = functools.partial(page.pick_point, PLOT, PLOT + "_labels", "token")  # a clicked point is followed
+    select = dict(on_select=pick, selection_mode="points", key=PLOT) if k == 2 else {}
     page.chart(fig, f"pull-{view}", **select)
     st.caption(
         ("Click a token's point to follow it. " if k == 2 else "")
