@@ -34,7 +34,7 @@ with right:
     paths, reference, words, groups, evr = cache.get_pull(settings, k=2)
     context = top_context(run.weights[:, :, word].mean(axis=(0, 1)), run.tokens, k=3, exclude=word)
     fig = pull_figure(run.tokens, paths, evr, reference=reference, reference_words=words, reference_groups=groups,
-                      selected=word, context=context, present=settings.present, equal_axes=False,  # fill the column
+                      selected=word, context=context[:2], present=settings.present, equal_axes=False,  # half width: fill it, short note
                       title="Context pull: before (hollow) → after (filled)")  # fmt: skip
     page.chart(fig, "overview-context-pull")
     page.csv_download(pull_table(labels, paths), "context-pull-pca")
