@@ -143,6 +143,8 @@ def test_overview_pull_has_the_sentences_topics_and_the_same_points_as_the_pull_
     after_points = np.stack([trace_values({"data": [after]}, a) for a in "xy"], axis=-1)
     np.testing.assert_allclose(after_points, paths[-1], atol=1e-5)
     assert "scaleanchor" not in pull["layout"]["yaxis"]  # half a page wide: the chart fills its column
+    (note,) = [a["text"] for a in pull["layout"]["annotations"] if not a.get("showarrow")]
+    assert note.count("·") == 1  # two context words fit half a page; the sentence under the charts names three
 
 
 def test_a_link_opens_the_view_it_describes():
