@@ -8,6 +8,7 @@ A page reads like a recipe:
     page.csv_download(matrix, "weights", rows=labels, cols=labels)
 """
 
+import html
 import io
 import re
 from dataclasses import asdict
@@ -90,8 +91,8 @@ def chart(fig, name, **kwargs):
     st.plotly_chart(fig, width="stretch", config=export_config(name), **kwargs)
 
 
-def labels(run):  # -> list[str] n_seq, unique and escaped
-    return token_labels(run.tokens)
+def labels(run):  # -> list[str] n_seq, unique and as typed: for widgets, CSV and md_escape (figures escape their own)
+    return [html.unescape(t) for t in token_labels(run.tokens)]
 
 
 def focus_token(run):  # -> int: the token a page follows first
