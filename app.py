@@ -16,6 +16,8 @@ PRESENT_CSS = """<style>
 [data-testid="stMarkdownContainer"] p { font-size: 1.3rem; }
 [data-testid="stMainBlockContainer"] [data-testid="stSelectbox"] input,
 [data-testid="stMainBlockContainer"] textarea { font-size: 1.3rem; }
+[data-testid="stMainBlockContainer"] [data-testid="stCaptionContainer"],
+[data-testid="stMainBlockContainer"] [data-testid="stCaptionContainer"] p { font-size: 1.1rem; }
 </style>"""
 
 ROOT = Path(__file__).parent
