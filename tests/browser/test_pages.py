@@ -124,9 +124,9 @@ def test_presentation_mode_collapses_the_controls(server, page):
     )
     size = page.evaluate(f"() => document.querySelector('{CHART}')._fullLayout.font.size")
     assert size >= 20  # figures carry the projector's font size
-    picked = page.evaluate(  # the chosen word in the page's select box is projector-sized too
+    page.wait_for_function(  # the chosen word in the page's select box turns projector-sized too (after the rerun)
         """() => parseFloat(getComputedStyle(document.querySelector(
-            '[data-testid="stMainBlockContainer"] [data-testid="stSelectbox"] input')).fontSize)"""
+            '[data-testid="stMainBlockContainer"] [data-testid="stSelectbox"] input')).fontSize) >= 20""",
+        timeout=30_000,
     )
-    assert picked >= 20
     assert page.errors == []
