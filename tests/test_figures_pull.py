@@ -235,7 +235,7 @@ def test_the_axes_leave_room_for_labels_at_the_edges():
 def test_the_note_opens_toward_the_emptier_side():
     paths = np.zeros((2, 3, 2), np.float32)
     paths[1, :, 0] = [0.0, 5.0, 10.0]
-    for selected, anchor in ((0, "left"), (2, "right")):  # left end: the note runs right; right end: it runs left
+    for selected, anchor in ((0, "left"), (2, "right"), (1, "center")):  # edges open inward; the middle, below
         s = spec(pull_figure(["a", "b", "c"], paths, [0.5, 0.2], selected=selected, context=[("b", 0.5)]))
         (note,) = [a for a in s["layout"]["annotations"] if not a.get("showarrow")]
         assert note["xanchor"] == anchor

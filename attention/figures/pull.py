@@ -19,6 +19,7 @@ SECOND_DARK = "#b34d00"
 FAINT = "#b0b0b0"
 COMPARE_LABELS = 3  # per sentence on the compare chart: the shared word and this many top movers are labelled
 LABEL_APART = 0.08  # ...each at least this fraction of the plot's span from every other label (no pile-ups)
+ANCHOR = {"right": "left", "left": "right", "below": "center"}  # a note's side of its point -> its xanchor
 MAX_PATH_TRACES = 64  # above this n_seq all paths share one trace and only the selected token keeps its arrowhead:
 # a trace and an annotation per token cost ~6 s of figure building at 512 tokens
 
@@ -189,7 +190,7 @@ def arrow_annotations(
     paths, colour, highlight=None, note=None, hi_colour=SELECTED, side="right"
 ):  # [n_points, n_seq, 2]
     """Arrowheads on each token's last segment (list of layout annotations); the highlighted one carries `note`,
-    on the `side` ("right" or "left") of its point."""
+    on the `side` ("right", "left" or "below") of its point."""
     out = []
     n_seq = paths.shape[1]
     for i in one_by_one(n_seq, highlight):
@@ -209,8 +210,8 @@ def arrow_annotations(
             out.append(
                 dict(
                     x=float(x1), y=float(y1), xref="x", yref="y", text=note, showarrow=False,
-                    xanchor="left" if side == "right" else "right", xshift=14 if side == "right" else -14,
-                    yshift=-16, bgcolor="rgba(255,255,255,0.85)",
+                    xanchor=ANCHOR[side], xshift={"right": 14, "left": -14}.get(side, 0),
+                    yshift=-28 if side == "below" else -16, bgcolor="rgba(255,255,255,0.85)",
                     bordercolor=hi_colour, font=dict(color=hi_colour),
                 )
             )  # fmt: skip
@@ -240,11 +241,13 @@ def pull_figure(
         fig.add_traces(reference_traces(reference, reference_words, reference_groups))
     fig.add_traces(path_traces(labels, paths, TOKEN, "tokens", highlight=selected))
     side = "right"
-    if selected is not None:  # the note goes toward the emptier half, so a narrow chart does not clip it
+    if selected is not None:  # a note at either edge opens inward, one in the middle third sits below its point
         xs = np.concatenate(
             [paths[..., 0].ravel(), np.asarray(reference if reference is not None else [])[..., :1].ravel()]
         )
-        side = "right" if paths[-1, selected, 0] <= (np.nanmin(xs) + np.nanmax(xs)) / 2 else "left"
+        lo, hi = np.nanmin(xs), np.nanmax(xs)
+        where = (paths[-1, selected, 0] - lo) / ((hi - lo) or 1.0)  # 0 = left edge, 1 = right edge
+        side = "right" if where < 1 / 3 else "left" if where > 2 / 3 else "below"
     _finish(fig, paths, evr, [(paths, TOKEN, selected, note, SELECTED, side)], title, present, equal_axes)
     return fig
 
