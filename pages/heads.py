@@ -33,7 +33,7 @@ described = head_descriptions()
 if run.n_head == 1:
     st.info("This model has a single head. Pick n_head = 4 and the *designed* weights in the sidebar to see "
             "heads that look for different things.", icon="💡")  # fmt: skip
-st.subheader(f"All {run.n_head} heads of layer {layer}")
+st.subheader(f"All {run.n_head} heads of layer {layer}" if run.n_head > 1 else f"The one head of layer {layer}")
 page.chart(head_grid(run.weights[layer], run.tokens, titles=names,
                      present=settings.present, selected=settings.head), f"heads-L{layer}")  # fmt: skip
 table = summary_table(run.weights[layer], run.tokens, names)
