@@ -147,6 +147,13 @@ def test_overview_pull_has_the_sentences_topics_and_the_same_points_as_the_pull_
     assert note.count("·") == 1  # two context words fit half a page; the sentence under the charts names three
 
 
+def test_heads_subheading_reads_right_for_one_head_and_for_four():
+    one = app(page="heads")
+    assert [h.value for h in one.subheader][0] == "The one head of layer 0"  # not "All 1 heads"
+    four = app({"n_head": "4"}, page="heads")
+    assert [h.value for h in four.subheader][0] == "All 4 heads of layer 0"
+
+
 def test_a_link_opens_the_view_it_describes():
     query = {"text": "the cat saw the dog", "temperature": "1.5", "similarity": "cosine", "n_head": "2",
              "preset": "random", "head": "1", "causal": "true"}  # fmt: skip
