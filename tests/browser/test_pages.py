@@ -61,8 +61,10 @@ def test_temperature_slider_changes_the_chart(server, page):
     for _ in range(10):
         thumb.press("ArrowRight")  # 1.0 -> 2.0
     page.wait_for_url(re.compile(r"temperature=2\.0"), timeout=30_000)  # the link follows the control
-    page.wait_for_function(
-        f"() => document.querySelector('{CHART}')._fullData[0].z[0][0] !== {float(before[0, 0])!r}", timeout=30_000
+    page.wait_for_function(  # the chart may be mid-redraw (no _fullData yet): keep waiting rather than throw
+        f"""() => {{ const g = document.querySelector('{CHART}');
+            return !!(g && g._fullData && g._fullData[0] && g._fullData[0].z[0][0] !== {float(before[0, 0])!r}); }}""",
+        timeout=30_000,
     )
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60_000)
     after = first_z(page)
