@@ -3,7 +3,7 @@
     python -m bench.long_inputs [--quick]
 
 The text repeats a short passage with punctuation (every mark is a token), so 512 tokens fit in the sentence
-box's 2000 characters.
+box's 4000 characters.
 """
 
 import argparse

@@ -22,7 +22,7 @@ PAGES = {
     "steps": "pages/steps.py",
     "compare": "pages/compare.py",
 }
-MAX_TEXT = 2000  # the sidebar's text_area max_chars (ui.params.MAX_TEXT): Streamlit cuts longer values server-side
+MAX_TEXT = 4000  # the sidebar's text_area max_chars (ui.params.MAX_TEXT): Streamlit cuts longer values server-side
 HOSTILE_HTML = '<script>window.__pwned=1</script> <img src=x onerror="window.__pwned=1"> <b>bold</b> &lt;'
 HOSTILE_MD = (
     "**bold** _it_ [link](https://evil.example) ![img](https://evil.example/x.png) :red[red] :material/home: # h"

@@ -2,7 +2,7 @@
 
 Memory must settle, not grow with the number of reruns. What we measure, after each rerun and a gc.collect():
 - every st.cache_data / st.cache_resource: entries and bytes (read from Streamlit's storages). Each holds at
-  most its max_entries (16 Runs, 64 otherwise), so once full, new sentences only replace old ones.
+  most its max_entries (8 Runs, 64 otherwise), so once full, new sentences only replace old ones.
 - Python objects tracked by the garbage collector: a leak of a few objects per rerun shows up here.
 - the process's resident memory (RSS): the allocator's view of everything, numpy buffers included.
 Bounds over the LAST 100 reruns, measured on one fixed view (the Run cache is full and cycling by then):
@@ -27,7 +27,7 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 RERUNS, TAIL = 200, 100
-MAX_ENTRIES = 64  # the largest max_entries of any cache in ui/ and pages/ (ui.cache keeps 16 shared Runs)
+MAX_ENTRIES = 64  # the largest max_entries of any cache in ui/ and pages/ (ui.cache keeps 8 shared Runs)
 WORDS = (
     "the an apple bank river money cat dog it was too tired wide street ate banana phone company released new "
     "i sat on by and , . ! ? <b> & <script> **x** $y$ :red[z] 🍎 我 שלום \u200b zzyzx"

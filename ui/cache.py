@@ -18,7 +18,7 @@ LECTURE = ("n_head", "preset", "alpha", "steps", "temperature", "causal", "simil
 REAL = ("temperature", "similarity", "hide_special")  # a real model's causality is its own (GPT-2 is causal)
 MAX_ENTRIES = 64
 REFERENCE_PER_AXIS = 5  # reference words per meaning axis in the pull's background (as on /pull)
-MAX_RUNS = 16  # shared Runs kept; one MiniLM run at 512 tokens holds ~100 MB of arrays
+MAX_RUNS = 8  # shared Runs kept; one MiniLM run at 512 tokens holds ~100 MB, so at most ~0.8 GB
 
 
 def run_options(settings):  # Settings -> tuple of (name, value): the backend keyword arguments, hashable

@@ -11,7 +11,7 @@ from dataclasses import fields, replace
 
 from ui.settings import Settings
 
-MAX_TEXT = 2000  # characters of sentence a link may carry; longer links fall back to the default
+MAX_TEXT = 4000  # characters of sentence (~850 English tokens, past every cap); longer links fall back to the default
 MAX_VALUE = 64  # characters for every other parameter (no legal value is longer)
 TEMPERATURE = (0.1, 5.0)
 ALPHA = (0.0, 1.0)

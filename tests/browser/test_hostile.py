@@ -84,7 +84,7 @@ def test_script_typed_into_the_sidebar_does_not_run(server, page):
 
 
 def test_huge_paste_is_capped_and_said(server, page):
-    """The box takes at most 2,000 characters (Streamlit rejects a longer paste in the browser and cuts it on the
+    """The box takes at most 4,000 characters (Streamlit rejects a longer paste in the browser and cuts it on the
     server: see tests/test_robust_text.py); 2,000 characters of punctuation are 1,000 tokens, over the lecture model's cap."""
     page.goto(f"{server}/")
     settle(page)
