@@ -113,7 +113,7 @@ def wait_healthy(url, proc, timeout=120):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited early with code {proc.returncode}; see bench/reports/*.log")
+            raise RuntimeError(f"streamlit exited early with code {proc.returncode}; see its log")
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
                 if r.status == 200:

@@ -13,19 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.browser import CHROMIUM_ARGS  # Debian Chromium's flags, one copy
+
 ROOT = Path(__file__).resolve().parents[1]
 NGINX = Path("/usr/sbin/nginx")
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 N_SESSIONS = 12  # >= 10; with a 50/50 hash split, all 12 land on one replica with probability 2 / 4096
 RENDER_TIMEOUT_MS = 120_000  # 2 cores, a dozen sessions computing at once
 
