@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from attention import registry
+from ui import params
 from ui.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +42,7 @@ BAD = {
 TEXT_BAD = {
     "empty": "",
     "repeated": ["the cat", "the dog"],
-    "longer than the box": "a" * 2001,
+    "longer than the box": "a" * (params.MAX_TEXT + 1),
     "NUL": "apple\x00bank",
     "escape sequence": "apple\x1b[31mred",
 }
