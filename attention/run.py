@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .core import Attention, attention, similarity
+from .core import attention, similarity
 
 
 @dataclass

@@ -19,12 +19,13 @@ from attention.figures.steps import (
 from attention.lecture import AMBIGUOUS
 from attention.run import stages
 from attention.saturation import saturation
-from ui import page, sidebar
+from ui import page, params, sidebar
 
 WEIGHT_NAMES = ("w_q", "w_k", "w_v", "w_o")
 SHOWN = {"w_q": "W_q", "w_k": "W_k", "w_v": "W_v", "w_o": "W_o"}
 MAX_WEIGHT = 100.0  # edited entries beyond this only overflow the softmax; they teach nothing more
 VERSION = "steps_edit_version"  # bumped by Reset: fresh editors start from the preset again
+LINK_EDITS = "steps_link_edits"  # (preset, n_head, cells) a shared link carried
 
 
 @st.cache_data(show_spinner=False)
@@ -59,6 +60,23 @@ def check_matrix(name, matrix, dims):  # [d_model, d_model] -> error message or 
 
 def reset_weights():  # on_click of Reset: new editor keys, so every editor starts from the preset again
     st.session_state[VERSION] = st.session_state.get(VERSION, 0) + 1
+    st.session_state.pop(LINK_EDITS, None)
+
+
+def start_matrices(settings, base, dims):  # -> {name: matrix}: the preset, plus the edits a shared link carries
+    """A link's `edits` are read once (the run that opened it) and apply to the link's own preset and n_head."""
+    raw = sidebar.seed_once("edits")
+    if raw is not None:
+        cells, notice = params.parse_edits(raw, len(dims))
+        if notice:
+            sidebar.add_notice(notice)
+        st.session_state[LINK_EDITS] = (settings.preset, settings.n_head, cells)
+    preset, n_head, cells = st.session_state.get(LINK_EDITS, (None, None, []))
+    start = {name: base[name].copy() for name in WEIGHT_NAMES}
+    if (preset, n_head) == (settings.preset, settings.n_head):
+        for name, r, c, value in cells:
+            start[name][r, c] = value
+    return start
 
 
 def weight_editors(settings):  # -> ({name: matrix} edited, or None when nothing differs from the preset)
@@ -73,12 +91,13 @@ def weight_editors(settings):  # -> ({name: matrix} edited, or None when nothing
     )
     st.caption(
         f"Rows: the input's {len(dims)} dimensions; columns: the output's.{heads} "
-        "Click a cell, type a number, press Enter: everything below updates (on this page only)."
+        "Click a cell, type a number, press Enter: everything below updates, and the link keeps your edits."
     )
     edited, errors = {}, []
+    start = start_matrices(settings, base, dims)
     for tab, name in zip(st.tabs([SHOWN[n] for n in WEIGHT_NAMES]), WEIGHT_NAMES, strict=True):
         with tab:
-            frame = page.table(base[name], rows=dims, cols=dims)
+            frame = page.table(start[name], rows=dims, cols=dims)
             key = f"edit_{name}_{settings.preset}_{settings.n_head}_{version}"
             out = st.data_editor(frame, key=key, width="content")
             matrix = out.to_numpy(dtype=np.float32, na_value=np.nan)
@@ -91,6 +110,7 @@ def weight_editors(settings):  # -> ({name: matrix} edited, or None when nothing
         st.error(page.md_escape(error), icon="✋")
     st.button("Reset weights to the preset", icon=":material/restart_alt:", on_click=reset_weights)
     changed = any(not np.array_equal(edited[n], base[n]) for n in WEIGHT_NAMES)
+    sidebar.claim("edits", params.encode_edits(base, edited) if changed else "", "")  # the edits join the link
     return (edited if changed else None), base, dims
 
 

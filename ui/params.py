@@ -7,7 +7,10 @@ ever used as a path, a URL or HTML. `to_query(settings)` writes back only what d
 """
 
 import math
+import re
 from dataclasses import fields, replace
+
+import numpy as np
 
 from ui.settings import Settings
 
@@ -178,3 +181,40 @@ def encode(value):  # -> str: the URL form of one setting
 def to_query(settings, defaults=DEFAULTS):  # Settings -> {key: str}, only what differs from the defaults
     """The query string for a view: a short link that `parse` turns back into the same Settings."""
     return {k: encode(getattr(settings, k)) for k in KEYS if getattr(settings, k) != getattr(defaults, k)}
+
+
+# Edited lecture weights on /steps travel in the link as `edits`: "q.3.5=1.5;k.0.0=-2" means W_q[3, 5] = 1.5 and
+# W_k[0, 0] = -2 (row = input dimension, column = output dimension), on top of the link's preset and n_head.
+MAX_EDITS_CHARS = 1200  # about 80 edited cells: enough for a lecture's experiment, bounded for a URL
+EDIT_CELL = re.compile(r"([qkvo])\.(\d{1,3})\.(\d{1,3})=(-?\d{1,3}(?:\.\d{1,6})?)")
+MAX_EDIT = 100.0  # the /steps editor refuses larger entries too
+
+
+def encode_edits(base, edited):  # ({name: [d_model, d_model]}, same) -> str ("" when nothing differs)
+    """The cells where `edited` differs from `base`, in the link's compact form (6 decimals at most)."""
+    cells = []
+    for name in ("w_q", "w_k", "w_v", "w_o"):
+        for r, c in np.argwhere(np.asarray(edited[name]) != np.asarray(base[name])):
+            value = f"{float(edited[name][r, c]):.6f}".rstrip("0").rstrip(".")
+            cells.append(f"{name[-1]}.{r}.{c}={value}")
+    return ";".join(cells)
+
+
+def parse_edits(raw, d_model):  # (str, int) -> ([(name, row, col, value)], notice or None)
+    """Validate a link's `edits`: every cell must be in range and every value finite and within ±100;
+    anything else drops all edits (the preset stands) with a notice."""
+    fallback = "`edits` in the link is not a list of weight cells like q.3.5=1.5; showing the preset's weights."
+    if isinstance(raw, list | tuple) and len(raw) == 1:  # the link's values arrive as lists; one key, one value
+        raw = raw[0]
+    if isinstance(raw, list | tuple) or not isinstance(raw, str) or not raw or len(raw) > MAX_EDITS_CHARS:
+        return [], fallback
+    cells = []
+    for part in raw.split(";"):
+        m = EDIT_CELL.fullmatch(part)
+        if not m:
+            return [], fallback
+        r, c, value = int(m[2]), int(m[3]), float(m[4])
+        if r >= d_model or c >= d_model or abs(value) > MAX_EDIT:
+            return [], fallback
+        cells.append((f"w_{m[1]}", r, c, value))
+    return cells, None

@@ -1,0 +1,72 @@
+"""Edited lecture weights travel in the link (`edits`), so a shared /steps view shows the same matrices."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from test_app_pull_steps_compare import app, charts, edit, ok, panel
+
+from attention import registry
+from attention.lecture import AXES, D_MODEL
+from attention.presets import preset_weights
+from ui import params
+
+
+def test_encode_lists_only_the_changed_cells():
+    base = preset_weights("identity", 1)
+    edited = {k: v.copy() for k, v in base.items()}
+    edited["w_q"][3, 5], edited["w_o"][0, 23] = 1.5, -0.25
+    assert params.encode_edits(base, edited) == "q.3.5=1.5;o.0.23=-0.25"
+    assert params.encode_edits(base, base) == ""
+
+
+@given(st.lists(st.tuples(st.sampled_from("qkvo"), st.integers(0, D_MODEL - 1), st.integers(0, D_MODEL - 1),
+                          st.floats(-100, 100).map(lambda v: round(v, 6))), max_size=20))  # fmt: skip
+def test_edits_round_trip_through_the_link(cells):
+    base = preset_weights("random", 2)
+    edited = {k: v.copy() for k, v in base.items()}
+    for name, r, c, value in cells:
+        edited[f"w_{name}"][r, c] = value
+    raw = params.encode_edits(base, edited)
+    parsed, notice = params.parse_edits(raw, D_MODEL) if raw else ([], None)
+    assert notice is None
+    rebuilt = {k: v.copy() for k, v in base.items()}
+    for name, r, c, value in parsed:
+        rebuilt[name][r, c] = value
+    for name in edited:
+        np.testing.assert_array_equal(rebuilt[name], edited[name])
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["q.3.5", "x.0.0=1", "q.24.0=1", "q.0.0=1e9", "q.0.0=nan", "q.0.0=101", "../etc=1", "q.0.0=1;;", "", ["q.0.0=1", "q.0.1=1"],
+     "q.0.0=1;" * 200],
+)  # fmt: skip
+def test_bad_edits_fall_back_with_a_notice(raw):
+    assert params.parse_edits(raw, D_MODEL) == ([], params.parse_edits("bad", D_MODEL)[1])
+
+
+def test_an_edit_writes_the_link_and_the_link_reproduces_the_view():
+    at = ok(app("steps"))
+    ok(edit(at, "w_q", 0, "technology", 2.0))  # W_q[food, technology] = 2
+    cell = f"q.0.{AXES.index('technology')}=2"
+    assert at.query_params["edits"] in (cell, [cell])  # AppTest may hold a query value as a one-item list
+    edited_q = panel(charts(at)[1], "Q = X·W_q")
+
+    fresh = ok(app("steps", edits=cell))  # another browser opens the link
+    np.testing.assert_allclose(panel(charts(fresh)[1], "Q = X·W_q"), edited_q, atol=1e-6)
+    w = preset_weights("identity", 1)
+    w["w_q"][0, AXES.index("technology")] = 2.0
+    run = registry.run("lecture", fresh.session_state["settings"].text, weights=w)
+    np.testing.assert_allclose(panel(charts(fresh)[2], "softmax"), run.weights[0, 0], atol=1e-6)
+
+    fresh.button[0].click().run()  # Reset: the preset again, and the edits leave the link
+    ok(fresh)
+    assert "edits" not in fresh.query_params
+
+
+def test_a_bad_edits_link_shows_the_preset_and_a_notice():
+    plain = charts(ok(app("steps")))
+    at = ok(app("steps", edits="q.0.0=1e9"))
+    np.testing.assert_allclose(panel(charts(at)[1], "Q = X·W_q"), panel(plain[1], "Q = X·W_q"))
+    assert any("edits" in w.value for w in at.warning)
