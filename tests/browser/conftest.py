@@ -2,44 +2,20 @@
 
 import os
 import re
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, wait_healthy  # one copy of the launch flags and health wait
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, DASHBOARD, serve  # one copy of the server and the flags
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 
 
-def free_port():  # -> int
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
-def server():  # -> base URL of a live dashboard
-    port = free_port()
-    SCREENSHOTS.parent.mkdir(parents=True, exist_ok=True)
-    log = open(SCREENSHOTS.parent / "streamlit-test.log", "w")  # the server's log, for when a test fails
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-           "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc)
+def server():  # -> base URL of a live dashboard (its log: bench/reports/server-tests.log)
+    with serve(DASHBOARD, log_name="server-tests.log") as (url, _):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="session")
