@@ -35,7 +35,7 @@ def softmax_inplace(x, axis=-1, temperature=1.0):  # [..., n] float32 -> the sam
     np.exp(x, out=x)
     total = np.sum(x, axis=axis, keepdims=True)
     total[total == 0] = 1.0  # an all-masked row is exp(-inf) = 0 everywhere and stays 0
-    x /= total
+    x *= np.reciprocal(total, out=total)  # n_seq reciprocals, then multiplies: cheaper than n_seq² divisions
     return x
 
 

@@ -6,6 +6,7 @@ and a newline as "↵"; WordPiece continuations keep their "##".
 """
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -17,7 +18,7 @@ from .run import Run
 ERF_P = np.float32(0.3275911 / np.sqrt(2.0))  # Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7, on z = x/√2
 ERFC_HALF = [np.float32(a / 2) for a in (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)]
 CHUNK = 1 << 15  # elements per GELU chunk: its scratch arrays stay in the CPU's L2 cache
-PARALLEL_FROM = 64  # n_seq from which per-head and per-row work is split across threads
+PARALLEL_FROM = 256  # n_seq from which the pass runs on our threads (below, BLAS's own threads are faster)
 WORKERS, POOL = 1, None  # threads for elementwise work, the caller included; set_workers below
 
 
@@ -30,15 +31,31 @@ def set_workers(n):  # -> None: how many threads the forward pass may use (the b
 set_workers(min(4, os.cpu_count() or 1))  # numpy's ufuncs are single-threaded; torch uses every core
 
 
-def spread(fn, n, parallel=True):  # calls fn(start, stop) on WORKERS slices of range(n), one on this thread
-    """numpy releases the GIL inside ufunc loops and BLAS, so independent slices run on several cores at once."""
+def spread(fn, n, parallel=True, *args):  # calls fn(start, stop, *args) on WORKERS slices of range(n)
+    """numpy releases the GIL inside ufunc loops and BLAS, so independent slices run on several cores at once.
+    The first slice runs on this thread."""
     if POOL is None or not parallel or n < 2:
-        return fn(0, n)
+        return fn(0, n, *args)
     bounds = np.linspace(0, n, min(WORKERS, n) + 1).astype(int)
-    others = [POOL.submit(fn, a, b) for a, b in zip(bounds[1:-1], bounds[2:], strict=True)]
-    fn(bounds[0], bounds[1])
+    others = [POOL.submit(fn, a, b, *args) for a, b in zip(bounds[1:-1], bounds[2:], strict=True)]
+    fn(bounds[0], bounds[1], *args)
     for job in others:
         job.result()  # re-raises a worker's exception here
+
+
+BLAS, BLAS_LOCK = None, threading.Lock()
+
+
+def blas_on_one_thread():  # -> context manager: numpy's BLAS on one thread while our own threads split the work
+    """OpenBLAS's idle threads spin for a while after each call. Had the pass mixed BLAS's threads with ours, they
+    would fight for the same cores and a 512-token pass would take twice as long, so a long pass runs every
+    matmul, ufunc and head on our threads."""
+    global BLAS
+    if BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        BLAS = ThreadpoolController().select(user_api="blas")
+    return BLAS.limit(limits=1)
 
 
 def half_erfc(a, t, u):  # a = |x| [m] -> u [m] = Φ(-|x|) = erfc(|x|/√2) / 2; t is scratch [m]
@@ -103,38 +120,50 @@ def layer_norm(x, gain, bias, eps):  # [n_seq, d_model] -> [n_seq, d_model] (Ba 
     return centred
 
 
-def linear_t(w, x, b):  # [n_out, n_in], [n_seq, n_in], [n_out] -> [n_out, n_seq]
-    """(x·wᵀ + b)ᵀ = w·xᵀ + b: with the weight as the long side, BLAS is faster for short inputs."""
-    y = w @ x.T
-    y += b[:, None]
+def linear(x, w, b):  # [rows, n_in], [n_out, n_in], [n_out] -> [rows, n_out]
+    y = x @ w.T
+    y += b
     return y
 
 
-def linear(x, w, b):  # [n_seq, n_in], [n_out, n_in], [n_out] -> [n_seq, n_out] (a transposed view)
-    return linear_t(w, x, b).T
-
-
-def attend(q, k, v, mask, temperature, similarity, weights, context):  # fills weights and context in place
+def attend(q, k, v, mask, temperature, similarity, weights, context, parallel=False):  # fills weights, context
     """weights [n_head, n_seq, n_seq] = softmax(QKᵀ/√d_head), context [n_head, n_seq, d_head] = weights·V.
-    Long inputs go one head at a time (its n_seq² scores stay in cache), heads split across threads."""
-    n_head, n_seq = q.shape[:2]
-    step = 1 if n_seq >= PARALLEL_FROM else n_head
+    parallel: one head at a time (its n_seq² scores stay in cache), heads split across threads."""
+    n_head = q.shape[0]
+    step = 1 if parallel else n_head
 
-    def heads(h0, h1):
+    def heads(h0, h1):  # heads h0:h1
         for h in range(h0, h1, step):
             s = slice(h, min(h + step, h1))
             attention_weights(q[s], k[s], mask, temperature, similarity, out=weights[s])
             np.matmul(weights[s], v[s], out=context[s])
 
-    spread(heads, n_head, parallel=n_seq >= PARALLEL_FROM)
+    spread(heads, n_head, parallel)
 
 
-def feed_forward(x, layer, act):  # [n_seq, d_model] -> [n_seq, d_model]: W_out·act(W_in·x)
-    w_in, b_in = layer["ff_in"]
-    h = linear_t(w_in, x, b_in)  # [d_ff, n_seq]: each thread takes a block of contiguous rows
-    spread(lambda a, b: act(h[a:b]), len(h), parallel=x.shape[0] >= PARALLEL_FROM)
-    w_out, b_out = layer["ff_out"]
-    return linear(h.T, w_out, b_out)
+def project_qkv(a, z, x, layer, config, qkv):  # tokens a:z of x [n_seq, d_model] -> qkv [3, n_head, n_seq, d_head]
+    """Q, K and V of a block of tokens in one matmul (GPT-2 normalises first)."""
+    x = layer_norm(x[a:z], *layer["ln1"], config.eps) if config.causal else x[a:z]
+    y = linear(x, *layer["qkv"])  # [rows, 3·d_model]
+    n_head = config.n_head
+    qkv[:, :, a:z] = y.reshape(z - a, 3, n_head, config.d_model // n_head).transpose(1, 2, 0, 3)
+
+
+def feed_forward(x, layer, act):  # [rows, d_model] -> [rows, d_model]: W_out·act(W_in·x)
+    return linear(act(linear(x, *layer["ff_in"])), *layer["ff_out"])
+
+
+def block_rest(a, z, x, context, layer, act, config, attn_out, out):  # tokens a:z, after attention
+    """x [n_seq, d_model], context [n_head, n_seq, d_head] -> attn_out [n_seq, d_model] (W_o·heads) and out, the
+    layer's output [n_seq, d_model], in rows a:z. Each token is independent here, so any block of rows can go alone."""
+    x, attn_out, out = x[a:z], attn_out[a:z], out[a:z]
+    attn_out[...] = linear(merge_heads(context[:, a:z]), *layer["o"])  # heads side by side, then W_o
+    if config.causal:  # pre-LN: x + Attn(LN(x)), then x + MLP(LN(x))
+        x = x + attn_out
+        out[...] = x + feed_forward(layer_norm(x, *layer["ln2"], config.eps), layer, act)
+    else:  # post-LN: LN(x + Attn(x)), then LN(x + FFN(x))
+        x = layer_norm(x + attn_out, *layer["ln1"], config.eps)
+        out[...] = layer_norm(x + feed_forward(x, layer, act), *layer["ln2"], config.eps)
 
 
 def embed(ids, type_ids, weights, config):  # [n_seq] int -> [n_seq, d_model]
@@ -147,37 +176,35 @@ def embed(ids, type_ids, weights, config):  # [n_seq] int -> [n_seq, d_model]
 
 
 def forward(ckpt, ids, type_ids=None, temperature=1.0, similarity="dot"):  # [n_seq] int -> dict of arrays
-    """Run the checkpoint on token ids, keeping Q, K, V, weights, attention outputs and hidden states per layer."""
-    c, w = ckpt.config, ckpt.weights
-    n_seq, d_head = len(ids), c.d_model // c.n_head
+    """Run the checkpoint on token ids, keeping Q, K, V, weights, attention outputs and hidden states per layer.
+    From PARALLEL_FROM tokens the work is split over our threads, one pass at a time, BLAS on one thread."""
     ids = np.asarray(ids)
     type_ids = np.zeros_like(ids) if type_ids is None else np.asarray(type_ids)
+    if POOL is None or len(ids) < PARALLEL_FROM:
+        return layers(ckpt, ids, type_ids, temperature, similarity, parallel=False)
+    with BLAS_LOCK, blas_on_one_thread():  # one pass at a time, so each restores the limit it found
+        return layers(ckpt, ids, type_ids, temperature, similarity, parallel=True)
+
+
+def layers(ckpt, ids, type_ids, temperature, similarity, parallel):  # the forward pass itself
+    """Outside attention every token is computed alone, so the threads take blocks of tokens; attention needs
+    every key, so there they take heads."""
+    c, w = ckpt.config, ckpt.weights
+    n_seq, d_head = len(ids), c.d_model // c.n_head
     mask = causal_mask(n_seq) if c.causal else None
     act = ACTIVATIONS[c.act]
-    qkv_shape = (c.n_layer, 3, c.n_head, n_seq, d_head)
-    qkv_all = np.empty(qkv_shape, np.float32)  # queries, keys, values of every layer
+    qkv_all = np.empty((c.n_layer, 3, c.n_head, n_seq, d_head), np.float32)  # queries, keys, values of every layer
     weights = np.empty((c.n_layer, c.n_head, n_seq, n_seq), np.float32)
     attn_out = np.empty((c.n_layer, n_seq, c.d_model), np.float32)
     hidden = np.empty((c.n_layer + 1, n_seq, c.d_model), np.float32)
     context = np.empty((c.n_head, n_seq, d_head), np.float32)
-    x = hidden[0] = embed(ids, type_ids, w, c)
+    hidden[0] = embed(ids, type_ids, w, c)
     for i, layer in enumerate(w["layers"]):
-        a = layer_norm(x, *layer["ln1"], c.eps) if c.causal else x  # GPT-2 normalises before attention
-        w_qkv, b_qkv = layer["qkv"]
-        qkv = linear_t(w_qkv, a, b_qkv)  # [3·d_model, n_seq]: one matmul for Q, K and V
-        qkv_all[i] = qkv.reshape(3, c.n_head, d_head, n_seq).transpose(0, 1, 3, 2)
-        q, k, v = qkv_all[i]
-        attend(q, k, v, mask, temperature, similarity, weights[i], context)
-        attn_out[i] = linear(merge_heads(context), *layer["o"])  # heads side by side, then W_o
-        if c.causal:  # pre-LN: x + Attn(LN(x)), then x + MLP(LN(x))
-            x = x + attn_out[i]
-            x += feed_forward(layer_norm(x, *layer["ln2"], c.eps), layer, act)
-        else:  # post-LN: LN(x + Attn(x)), then LN(x + FFN(x))
-            x = layer_norm(x + attn_out[i], *layer["ln1"], c.eps)
-            x = layer_norm(x + feed_forward(x, layer, act), *layer["ln2"], c.eps)
-        hidden[i + 1] = x
+        spread(project_qkv, n_seq, parallel, hidden[i], layer, c, qkv_all[i])
+        attend(*qkv_all[i], mask, temperature, similarity, weights[i], context, parallel)
+        spread(block_rest, n_seq, parallel, hidden[i], context, layer, act, c, attn_out[i], hidden[i + 1])
     if "final_ln" in w:  # GPT-2's last hidden state is taken after ln_f, as transformers reports it
-        hidden[-1] = layer_norm(x, *w["final_ln"], c.eps)
+        hidden[-1] = layer_norm(hidden[-1], *w["final_ln"], c.eps)
     q, k, v = qkv_all.transpose(1, 0, 2, 3, 4)
     return dict(queries=q, keys=k, values=v, weights=weights, attn_out=attn_out, hidden=hidden, mask=mask)
 

@@ -311,7 +311,7 @@ def test_threads_change_no_number():
     """Heads and GELU rows split across threads compute exactly what one thread computes."""
     from attention import transformer
 
-    text = "The bank of the river was steep, " * 12  # > PARALLEL_FROM tokens, so the work is split
+    text = "The bank of the river was steep, " * 40  # > PARALLEL_FROM tokens, so the work is split
     before = transformer.WORKERS
     try:
         transformer.set_workers(1)

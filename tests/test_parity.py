@@ -214,6 +214,23 @@ def test_tiny_checkpoints_match_transformers(build, arch):
 
 
 @pytest.mark.parametrize("arch", ARCHS)
+def test_the_threaded_pass_matches_transformers(build, arch, monkeypatch):
+    """Long inputs run on our threads: blocks of tokens outside attention, heads inside it. Force that path on
+    a 40-token input, with 3 threads so that the blocks are uneven."""
+    from attention import transformer
+
+    model, ckpt = build(arch)
+    monkeypatch.setattr(transformer, "PARALLEL_FROM", 4)
+    before = transformer.WORKERS
+    transformer.set_workers(3)
+    try:
+        run = assert_parity(ckpt, model, TINY_TEXTS[-1])
+    finally:
+        transformer.set_workers(before)
+    assert run.n_seq == 40
+
+
+@pytest.mark.parametrize("arch", ARCHS)
 def test_tiny_checkpoints_truncate_to_their_positions_and_say_so(build, arch):
     ckpt = build(arch)[1]
     run = run_checkpoint(ckpt, TINY_TEXTS[-1])
