@@ -38,9 +38,12 @@ page = st.navigation(
         if (ROOT / "pages" / file).exists()  # a page still being written is left out, not a crash
     ]
 )
-settings = sidebar.sidebar()
+settings = sidebar.prepare()  # from the link and the widgets' state: no widget is drawn yet
 st.set_page_config(initial_sidebar_state="collapsed" if settings.present else "expanded")
 if settings.present:
     st.html(PRESENT_CSS)
-page.run()
+try:
+    page.run()  # first, so that its charts reach the browser before the sidebar's widgets
+finally:
+    sidebar.draw(settings)  # also when the page stopped early (a bad sentence): the controls must stay
 sidebar.finish()

@@ -17,9 +17,11 @@ from attention.core import attention, attention_weights
 
 N_HEAD, D_HEAD = 12, 32  # MiniLM's attention shape: d_model 384
 MATMUL_N = 2048
+SETTLE = 0.2  # seconds of rest before each timed call: OpenBLAS's and OpenMP's idle threads spin for ~0.1-0.2 s
+# after a call, and would otherwise slow whichever function runs next
 
 
-def interleaved(funcs, repeats, warmup=2):  # {name: () -> any}, int -> {name: median seconds}
+def interleaved(funcs, repeats, warmup=2, settle=SETTLE):  # {name: () -> any}, int -> {name: median seconds}
     """Median time of each function, run in turns so that load on the machine hits every one alike."""
     for f in funcs.values():
         for _ in range(warmup):
@@ -27,6 +29,7 @@ def interleaved(funcs, repeats, warmup=2):  # {name: () -> any}, int -> {name: m
     times = {k: [] for k in funcs}
     for _ in range(repeats):
         for k, f in funcs.items():
+            time.sleep(settle)
             start = time.perf_counter()
             f()
             times[k].append(time.perf_counter() - start)
@@ -90,7 +93,7 @@ def forward_flops(config, n_seq):  # Config, int -> float: multiply-adds x 2 of 
 def matmul_gflops(n=MATMUL_N, repeats=5):  # -> float: numpy float32 [n, n] @ [n, n] throughput
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((2, n, n), dtype=np.float32)
-    seconds = interleaved({"mm": lambda: a @ b}, repeats, warmup=1)["mm"]
+    seconds = interleaved({"mm": lambda: a @ b}, repeats, warmup=1, settle=0)["mm"]
     return 2 * n**3 / seconds / 1e9
 
 
@@ -115,7 +118,7 @@ def main(quick=False, repeats=None):  # -> dict: the backend section of the repo
     """repeats: timed runs per length for every comparison (default 30 for attention, bench.forward's own)."""
     from attention import checkpoint
 
-    result = dict(attention=attention_rows(repeats=repeats or (5 if quick else 30)))
+    result = dict(attention=attention_rows(repeats=repeats or (5 if quick else 20)))
     if checkpoint.is_available("minilm"):
         result["forward"] = forward_report(repeats=repeats or (2 if quick else None))
     else:

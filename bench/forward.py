@@ -26,6 +26,7 @@ from attention import checkpoint, transformer  # noqa: E402
 from attention.transformer import encode, forward  # noqa: E402
 
 LENGTHS = (9, 128, 512)
+SETTLE = 0.2  # seconds of rest before each timed call: idle OpenBLAS and OpenMP threads spin for ~0.1-0.2 s
 TEXT = "I ate an apple and a banana"  # 9 tokens with [CLS] and [SEP]
 LONG = "The animal didn't cross the street because it was too tired, and the bank by the river was steep. "
 
@@ -77,13 +78,14 @@ def main(repeats=None, threads=None):
             "eager": lambda t=tensor: models["eager"](t, output_attentions=True, output_hidden_states=True),
             "sdpa": lambda t=tensor: models["sdpa"](t),
         }
-        reps = repeats or {9: 60, 128: 30, 512: 12}[n]
+        reps = repeats or {9: 40, 128: 30, 512: 15}[n]
         times = {k: [] for k in runs}
         with torch.inference_mode():
             for f in runs.values():  # warm up: caches, allocator, thread pools
                 f(), f()
             for _ in range(reps):  # interleaved, so background load hits every column alike
                 for k, f in runs.items():
+                    time.sleep(SETTLE)  # the previous call's idle BLAS / OpenMP threads stop spinning first
                     start = time.perf_counter()
                     f()
                     times[k].append(time.perf_counter() - start)
@@ -144,7 +146,7 @@ def print_table(report):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=None, help="timed runs per length (default 60/30/12)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs per length (default 40/30/15)")
     parser.add_argument("--threads", type=int, default=None, help="threads for torch and BLAS alike (default: torch's)")
     args = parser.parse_args()
     main(args.repeats, args.threads)

@@ -37,11 +37,14 @@ def header(title, line):
 
 
 def formula(latex, caption=None, label="The formula behind this page"):
-    """An expander with the formula the figures show (st.latex), and an optional plain-words caption."""
-    with st.expander(label):
-        st.latex(latex)
-        if caption:
-            st.caption(caption)
+    """An expander with the formula the figures show (st.latex), and an optional plain-words caption.
+    Its content runs only once opened: KaTeX (260 kB of JavaScript) then loads after the charts, not before."""
+    box = st.expander(label, key="formula_open", on_change="rerun")
+    if box.open:
+        with box:
+            st.latex(latex)
+            if caption:
+                st.caption(caption)
 
 
 def notices(run=None, settings=None):

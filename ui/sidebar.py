@@ -1,6 +1,7 @@
 """The shared sidebar and the URL it mirrors.
 
-How to use it: app.py calls `sidebar()` once per rerun, before the page runs, and `finish()` after it.
+How to use it: app.py calls `prepare()` once per rerun before the page runs, then `draw()` and `finish()` after
+it (so the charts reach the browser first).
 Pages call `current()` for the Settings (or read st.session_state["settings"]); they never draw sidebar
 widgets of their own. A page's own URL parameter (a query token, a stage) goes through
 `ui.page.url_choice`, which validates it and registers it here so `finish()` keeps it in the link.
@@ -115,22 +116,38 @@ def _value(name):
     return st.session_state.get(KEY(name), getattr(params.DEFAULTS, name))
 
 
-def sidebar():  # -> Settings
-    """Draw the shared controls once per run and return the Settings they describe."""
+def prepare():  # -> Settings
+    """Read the link (first run) and the widgets' state into the Settings, before any widget is drawn.
+    Widgets keep their values in st.session_state, so the page can run first and draw() come after it:
+    the charts then reach the browser before the sidebar's widgets do."""
     _seed()
     st.session_state[_CLAIMED] = {}
+    st.session_state[_SHARE] = None
     models, presets, heads = params.model_choices(), params.preset_choices(), params.n_head_choices()
     for name, choices in [("model", _all_models(models)), ("preset", presets), ("n_head", heads), ("similarity", None)]:
         _keep(name, choices)
-    for name in ("alpha", "steps", "causal", "hide_special", "layer", "head"):
+    for name in ("alpha", "steps", "causal", "hide_special", "layer", "head", "present"):
         _keep(name)
+    n_layer, n_head = _dims(_settings(layer=0, head=0))
+    _clamp("layer", n_layer)
+    _clamp("head", n_head)
+    settings = _settings(layer=_value("layer"), head=_value("head"))
+    st.session_state[STATE] = settings
+    if not st.session_state.get(_DONE):  # the link's view as shown (layer/head fitted to the model): notices stay
+        st.session_state[_FIRST] = (st.session_state[_FIRST][0], settings)
+    return settings
+
+
+def draw(settings):
+    """The shared controls, drawn once per run after the page (see prepare)."""
+    models, presets, heads = params.model_choices(), params.preset_choices(), params.n_head_choices()
+    n_layer, n_head = _dims(settings)
     with st.sidebar:
         st.selectbox("Example sentence", [CUSTOM, *EXAMPLES], key=KEY("example"), on_change=_use_example)
         st.text_area("Sentence", key=KEY("text"), max_chars=params.MAX_TEXT, on_change=_typed_text, height=90)
         st.selectbox("Model", _all_models(models), key=KEY("model"), help=_describe(_value("model")),
                      format_func=lambda m: m if m in models else f"{m} (download)")  # fmt: skip
-        lecture = _value("model") == "lecture"
-        if lecture:
+        if _value("model") == "lecture":
             c1, c2 = st.columns(2)
             c1.selectbox("n_head", heads, key=KEY("n_head"), help="heads; each gets d_model / n_head features")
             c2.selectbox("Weights", presets, key=KEY("preset"), help="how W_q, W_k, W_v are chosen")
@@ -141,20 +158,11 @@ def sidebar():  # -> Settings
             st.toggle("Hide [CLS]/[SEP]", key=KEY("hide_special"), help="drop special tokens, renormalise rows")
         st.slider("Temperature", *params.TEMPERATURE, step=0.1, key=KEY("temperature"), help="softmax(scores / T)")
         st.radio("Similarity", params.SIMILARITIES, key=KEY("similarity"), horizontal=True)
-        partial = _settings(layer=0, head=0)
-        n_layer, n_head = _dims(partial)
-        _clamp("layer", n_layer)
-        _clamp("head", n_head)
         c1, c2 = st.columns(2)
         c1.selectbox("Layer", list(range(n_layer)), key=KEY("layer"), disabled=n_layer == 1)
         c2.selectbox("Head", list(range(n_head)), key=KEY("head"), disabled=n_head == 1)
         st.toggle("Presentation mode", key=KEY("present"), help="bigger fonts and figures; controls collapsed")
         st.session_state[_SHARE] = st.container()
-    settings = _settings(layer=_value("layer"), head=_value("head"))
-    st.session_state[STATE] = settings
-    if not st.session_state.get(_DONE):  # the link's view as shown (layer/head fitted to the model): notices stay
-        st.session_state[_FIRST] = (st.session_state[_FIRST][0], settings)
-    return settings
 
 
 def _clamp(name, n):  # a layer/head beyond this model's n_layer/n_head moves to the last one, with a notice
@@ -229,6 +237,8 @@ def finish():
             st.toast(md_escape(notice))  # a toast is markdown: a link's key must not become an image or a link
     slot = st.session_state.get(_SHARE)
     if slot is not None:
-        with slot.expander("Share this view"):
-            st.caption("This link reopens exactly what you see now:")
-            st.code(share_link(), language=None, wrap_lines=True)
+        box = slot.expander("Share this view", key="share_open", on_change="rerun")
+        if box.open:  # only once opened: st.code brings 1.5 MB of JavaScript that the first chart need not wait for
+            with box:
+                st.caption("This link reopens exactly what you see now:")
+                st.code(share_link(), language=None, wrap_lines=True)
