@@ -59,3 +59,28 @@ def test_long_pull_figure_joins_the_paths_into_one_trace():
     np.testing.assert_allclose(np.stack([own.x, own.y], axis=-1), paths[:, selected], rtol=1e-6)
     arrows = [a for a in fig.layout.annotations if a.showarrow]
     assert len(arrows) == 1 and arrows[0].x == pytest.approx(float(paths[-1, selected, 0]))
+
+
+def fast_cases():  # -> figures built with common.fast_figure (plotly's property checks skipped when built)
+    rng = np.random.default_rng(3)
+    for n in (3, heatmaps.MAX_GAP + 1, heatmaps.MAX_HOVER_TEXT + 1):
+        w = random_weights(rng, 1, n)[0]
+        tokens = [f"t{i}" for i in range(n)]
+        scores = np.log(w)
+        scores[0, 1:] = -np.inf  # masked cells
+        yield heatmaps.attention_heatmap(w, tokens, title="weights", present=True)
+        yield heatmaps.attention_heatmap(scores, tokens, kind="scores", show_text=True, key_tokens=tokens[::-1])
+        yield heatmaps.row_bars(w[0], tokens, 0)
+        yield heatmaps.row_bars(scores[1], tokens, 1, kind="scores", present=True, title="a row")
+
+
+@pytest.mark.parametrize("index", range(12))
+def test_fast_figures_pass_plotlys_own_checks(index):
+    """fast_figure skips plotly's validation for speed; here every such figure goes through it, so a misspelt or
+    invalid property fails a test instead of being dropped silently by the browser."""
+    import plotly.graph_objects as go
+
+    fig = list(fast_cases())[index]
+    checked = go.Figure(fig.to_dict())  # raises ValueError on any invalid property or value
+    assert checked.to_json() == go.Figure(checked.to_dict()).to_json()
+    assert len(checked.data) == 1 and checked.layout.template.layout.paper_bgcolor == "white"

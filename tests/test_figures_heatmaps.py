@@ -85,6 +85,20 @@ def test_row_bars_show_one_query_row():
     assert list(fig.data[0].marker.color).count("#e45756") == 1  # the query itself is highlighted
 
 
+def test_long_inputs_drop_gaps_and_bar_labels_but_keep_every_value():
+    """Gaps and per-bar labels help a short sentence; on a long one they only slow the browser down."""
+    tokens = [f"w{i}" for i in range(heatmaps.MAX_BAR_TEXT + 1)]
+    w = random_weights(np.random.default_rng(6), 1, len(tokens))[0]
+    short = heatmaps.row_bars(w[0, :6], tokens[:6], 0).data[0]
+    long = heatmaps.row_bars(w[0], tokens, 0).data[0]
+    assert list(short.text) == [f"{x:.2f}" for x in w[0, :6]] and short.textposition == "outside"
+    assert long.text is None and "%{y:.2f}" in long.hovertemplate
+    np.testing.assert_allclose(decoded(long.y), w[0], rtol=1e-6)
+    n = heatmaps.MAX_GAP
+    assert heatmaps.attention_heatmap(np.eye(n), [f"w{i}" for i in range(n)]).data[0].xgap == 1
+    assert heatmaps.attention_heatmap(np.eye(n + 1), [f"w{i}" for i in range(n + 1)]).data[0].xgap == 0
+
+
 def naive_summary(w, tokens):  # [n_seq, n_seq] -> dict of floats, by explicit loops
     n = len(tokens)
     ent = [-sum(x * math.log2(x) for x in row if x > 0) for row in w]

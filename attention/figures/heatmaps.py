@@ -9,12 +9,14 @@ Masked cells (-inf) are drawn blank and labelled −∞.
 """
 
 import numpy as np
-import plotly.graph_objects as go
+from plotly.colors import get_colorscale
 
-from .common import SCORES_SCALE, WEIGHTS_SCALE, theme, token_labels
+from .common import SCORES_SCALE, WEIGHTS_SCALE, fast_figure, theme, token_labels
 
 MAX_CELL_TEXT = 16  # n_seq up to which every cell shows its number
 MAX_HOVER_TEXT = 64  # above this n_seq the hover reads z itself: n_seq² text strings would dominate the page's JSON
+MAX_GAP = 32  # n_seq up to which cells are separated by a 1-pixel gap; beyond, gaps eat the cells and slow drawing
+MAX_BAR_TEXT = 24  # n_seq up to which every bar is labelled; beyond, the labels overlap and hover reads the value
 STAGE_TITLES = {
     "raw": "Raw scores QKᵀ",
     "scaled": "Scaled scores QKᵀ / √d_head",
@@ -42,10 +44,10 @@ def colour_range(matrix, kind):  # -> dict(colorscale=..., zmin=..., zmax=..., [
     m = finite(matrix)
     if kind == "weights":  # anchored at 0; the top is the largest weight, so flat rows still show contrast
         top = float(np.nanmax(m)) if np.isfinite(m).any() else 1.0
-        return dict(colorscale=WEIGHTS_SCALE, zmin=0.0, zmax=max(top, 0.05))
+        return dict(colorscale=get_colorscale(WEIGHTS_SCALE), zmin=0.0, zmax=max(top, 0.05))
     bound = float(np.nanmax(np.abs(m))) if np.isfinite(m).any() else 1.0
     bound = bound if bound > 0 else 1.0
-    return dict(colorscale=SCORES_SCALE, zmin=-bound, zmax=bound, zmid=0.0)
+    return dict(colorscale=get_colorscale(SCORES_SCALE), zmin=-bound, zmax=bound, zmid=0.0)
 
 
 def attention_heatmap(
@@ -61,24 +63,29 @@ def attention_heatmap(
     show_text = max(matrix.shape) <= MAX_CELL_TEXT if show_text is None else show_text
     what = "weight" if kind == "weights" else "score"
     small = max(matrix.shape) <= MAX_HOVER_TEXT or show_text  # large: z travels as binary, no text per cell
-    fig = go.Figure(
-        go.Heatmap(
-            z=finite(matrix),
-            x=np.array(cols, dtype=object),
-            y=np.array(rows, dtype=object),
-            text=cell_text(matrix, 2) if small else None,
-            texttemplate="%{text}" if show_text else None,
-            textfont=dict(size=17 if present and len(rows) <= 10 else 12),
-            hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{what} %{{{'text' if small else 'z:.2f'}}}<extra></extra>",
-            colorbar=dict(title=dict(text=what), thickness=14),
-            xgap=1,
-            ygap=1,
-            **colour_range(matrix, kind),
-        )
+    gap = 1 if max(matrix.shape) <= MAX_GAP else 0
+    heatmap = dict(
+        type="heatmap",
+        z=finite(matrix),
+        x=np.array(cols, dtype=object),
+        y=np.array(rows, dtype=object),
+        hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{what} %{{{'text' if small else 'z:.2f'}}}<extra></extra>",
+        colorbar=dict(title=dict(text=what), thickness=14),
+        xgap=gap,
+        ygap=gap,
+        **colour_range(matrix, kind),
     )
-    fig.update_xaxes(title="key (looked at)", side="bottom", tickangle=-45, type="category")
-    fig.update_yaxes(title="query (looking)", autorange="reversed", type="category")
-    fig.update_layout(title=title, plot_bgcolor="#f0f0f0")
+    if small:
+        heatmap["text"] = cell_text(matrix, 2)
+    if show_text:
+        heatmap.update(texttemplate="%{text}", textfont=dict(size=17 if present and len(rows) <= 10 else 12))
+    layout = dict(
+        title=dict(text=title) if title else {},
+        plot_bgcolor="#f0f0f0",
+        xaxis=dict(title=dict(text="key (looked at)"), side="bottom", tickangle=-45, type="category"),
+        yaxis=dict(title=dict(text="query (looking)"), autorange="reversed", type="category"),
+    )
+    fig = fast_figure([heatmap], layout)
     n = len(rows)
     return theme(fig, present, height=height or min(720, 260 + 26 * n))
 
@@ -97,20 +104,22 @@ def row_bars(row, tokens, query, kind="weights", present=False, title=None):  # 
     """Where one query token looks: its row of the matrix as bars, one per key."""
     row = np.asarray(row, dtype=np.float32)
     labels = token_labels(tokens)
-    text = cell_text(row[None], 2)[0]
-    colour = np.where(np.arange(len(labels)) == query, "#e45756", "#4c78a8")
-    fig = go.Figure(
-        go.Bar(
-            x=np.array(labels, dtype=object),
-            y=finite(row),
-            text=text,
-            textposition="outside",
-            marker_color=colour,
-            hovertemplate="key %{x}<br>%{text}<extra></extra>",
-        )
+    labelled = len(labels) <= MAX_BAR_TEXT  # every bar's label is measured and placed by the browser: costly
+    bars = dict(
+        type="bar",
+        x=np.array(labels, dtype=object),
+        y=finite(row),
+        marker=dict(color=np.where(np.arange(len(labels)) == query, "#e45756", "#4c78a8")),
+        hovertemplate=f"key %{{x}}<br>{'%{text}' if labelled else '%{y:.2f}'}<extra></extra>",
     )
+    if labelled:
+        bars.update(text=cell_text(row[None], 2)[0], textposition="outside")
     what = "weight" if kind == "weights" else "score"
-    fig.update_xaxes(title="key (looked at)", type="category", tickangle=-45)
-    fig.update_yaxes(title=what, rangemode="tozero" if kind == "weights" else "normal")
-    fig.update_layout(title=title or f"Where “{labels[query]}” looks", showlegend=False)
+    layout = dict(
+        title=dict(text=title or f"Where “{labels[query]}” looks"),
+        showlegend=False,
+        xaxis=dict(title=dict(text="key (looked at)"), type="category", tickangle=-45),
+        yaxis=dict(title=dict(text=what), rangemode="tozero" if kind == "weights" else "normal"),
+    )
+    fig = fast_figure([bars], layout)
     return theme(fig, present, height=360)
