@@ -1,16 +1,23 @@
-"""Concurrency benchmark: N browser sessions open the dashboard at once, like a class following a shared link.
+"""Concurrency benchmark: N sessions open the dashboard at once, like a class following a shared link.
 
     python -m bench.concurrency [--sessions 30] [--browsers 3]
 
-Each session is its own browser context (no shared cookies or cache), spread over a few Chromium processes.
-Reports p50/p95 time to the first chart and to every chart, errors (timeouts, page errors, exception boxes),
-and the Streamlit server's resident memory before the sessions, with all of them open, and per extra session.
+Three measurements, each against a fresh server:
+  - browsers: each session is its own browser context (no shared cookies or cache), spread over a few Chromium
+    processes. p50/p95 time to the first chart and to every chart, errors (timeouts, page errors, exception
+    boxes), and the server's resident memory before the sessions, with all of them open, and per extra session.
+  - floor: the same crowd against the floor app (bench/floor_app.py). Here every Chromium runs on the server's
+    own CPUs, so this is what the machine allows any Streamlit app; the dashboard's ratio to it is ours.
+  - server: N sessions through Streamlit's own websocket protocol (what the browser sends, without a browser):
+    time until the server has sent every chart of the page and finished the script. This is the server's
+    share of a class opening the link, as when each student's browser runs on their own laptop.
 """
 
 import argparse
 import asyncio
 import json
 import time
+from urllib.parse import urlencode
 
 from bench.browser import (
     CHROMIUM,
@@ -19,6 +26,7 @@ from bench.browser import (
     DRAWN,
     EXCEPTION,
     FIRST_DRAWN,
+    FLOOR,
     VIEWPORT,
     percentiles,
     rss_mb,
@@ -92,14 +100,79 @@ def _open_gate():
     return gate
 
 
-def main(sessions=30, n_browsers=3, path="", **query):  # -> dict: the concurrency section of the report
+async def protocol_session(url, path, query, start_gate):  # -> dict: seconds to the first chart, to the end
+    """One session as the browser opens it, through /_stcore/stream: a rerun request with the page and the query
+    string, then ForwardMsgs until the script has finished. Nothing is drawn; the server does all its work."""
+    import websockets
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    request = BackMsg()
+    request.rerun_script.query_string = urlencode(query)
+    request.rerun_script.page_name = path
+    result = dict(first=None, all=None, charts=0, errors=[])
+    await start_gate.wait()
+    start = time.perf_counter()
+    try:
+        async with websockets.connect(url.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=["streamlit"],
+                                      origin=url, max_size=None, open_timeout=TIMEOUT_MS / 1e3) as ws:  # fmt: skip
+            await ws.send(request.SerializeToString())
+            while True:
+                msg = ForwardMsg()
+                msg.ParseFromString(await asyncio.wait_for(ws.recv(), TIMEOUT_MS / 1e3))
+                kind = msg.WhichOneof("type")
+                element = msg.delta.new_element.WhichOneof("type") if kind == "delta" else None
+                if element == "plotly_chart":
+                    result["charts"] += 1
+                    result["first"] = result["first"] or time.perf_counter() - start
+                elif element == "exception":
+                    result["errors"].append("exception on the page")
+                elif kind == "script_finished":
+                    result["all"] = time.perf_counter() - start
+                    break
+        if not result["charts"]:
+            result["errors"].append("no chart")
+    except Exception as err:  # noqa: BLE001 - counted and reported, not fatal
+        result["errors"].append(f"{type(err).__name__}: {str(err).splitlines()[0][:160]}")
+    return result
+
+
+async def protocol_crowd(url, pid, sessions, path="", **query):  # -> dict
+    await protocol_session(url, path, query, _open_gate())  # one visit first: caches and imports are warm
+    rss_before = rss_mb(pid)
+    gate = asyncio.Event()
+    tasks = [asyncio.create_task(protocol_session(url, path, query, gate)) for _ in range(sessions)]
+    await asyncio.sleep(0.2)
+    gate.set()
+    results = await asyncio.gather(*tasks)
+    errors = [e for r in results for e in r["errors"]]
+    return dict(
+        sessions=sessions,
+        first=percentiles([r["first"] for r in results if r["first"] is not None]),
+        all=percentiles([r["all"] for r in results if r["all"] is not None]),
+        charts=max(r["charts"] for r in results),
+        n_errors=len(errors),
+        errors=sorted(set(errors))[:10],
+        mb_per_session=round((rss_mb(pid) - rss_before) / sessions, 2),
+    )
+
+
+def main(sessions=30, n_browsers=3, path="", floor=True, **query):  # -> dict: the concurrency section of the report
     with serve(DASHBOARD, log_name="server-concurrency.log") as (url, proc):
-        return asyncio.run(crowd(url_for(url, path, **query), proc.pid, sessions, n_browsers))
+        result = asyncio.run(crowd(url_for(url, path, **query), proc.pid, sessions, n_browsers))
+    if floor:
+        with serve(FLOOR, log_name="server-concurrency-floor.log") as (url, proc):
+            result["floor"] = asyncio.run(crowd(url_for(url), proc.pid, sessions, n_browsers))
+        result["ratio_to_floor"] = round(result["all"]["p95"] / result["floor"]["all"]["p95"], 2)
+    with serve(DASHBOARD, log_name="server-concurrency-protocol.log") as (url, proc):
+        result["server"] = asyncio.run(protocol_crowd(url, proc.pid, sessions, path, **query))
+    return result
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=30)
     parser.add_argument("--browsers", type=int, default=3)
+    parser.add_argument("--no-floor", action="store_true", help="skip the floor app's crowd")
     args = parser.parse_args()
-    print(json.dumps(main(args.sessions, args.browsers), indent=2))
+    print(json.dumps(main(args.sessions, args.browsers, floor=not args.no_floor), indent=2))

@@ -63,3 +63,25 @@ def test_floor_app_load_and_slider_change_are_detected(playwright):
     assert load["n_charts"] == 1 and load["errors"] == []
     assert 0 < load["first"]["p50"] <= load["all"]["p50"]
     assert failures == 0 and len(samples) == 2  # each slider step changed the heatmap's numbers
+
+
+def test_protocol_sessions_see_the_charts_the_server_sends():
+    """bench.concurrency's browserless client speaks Streamlit's websocket protocol: it must see the page's
+    charts and the script's end (the floor app has one chart; the dashboard's /scores has five)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bench import concurrency
+
+    def crowd(*args, **query):  # in its own thread: the session's Playwright keeps an event loop on this one
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, concurrency.protocol_crowd(*args, **query)).result()
+
+    with browser.serve(browser.FLOOR, log_name="server-smoke-protocol.log") as (url, proc):
+        floor = crowd(url, proc.pid, 2, n=5)
+    with browser.serve(browser.DASHBOARD, log_name="server-smoke-protocol.log") as (url, proc):
+        scores = crowd(url, proc.pid, 2, "scores", stage="all")
+    for crowd in (floor, scores):
+        assert crowd["n_errors"] == 0 and crowd["first"]["n"] == crowd["all"]["n"] == 2
+        assert 0 < crowd["first"]["p50"] <= crowd["all"]["p50"]
+    assert (floor["charts"], scores["charts"]) == (1, 5)
