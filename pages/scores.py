@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from attention.figures.heatmaps import STAGE_TITLES, row_bars, stage_heatmap
+from attention.figures.heatmaps import MAX_TICKS, STAGE_TITLES, row_bars, stage_heatmap
 from attention.run import stages
 from ui import page, sidebar
 
 VIEWS = {"raw": "raw QKᵀ", "scaled": "÷ √d_head", "masked": "masked", "weights": "softmax weights", "all": "all four"}
+ALL_UP_TO = 128  # n_seq up to which the four stages are shown side by side unless the link says otherwise
 
 settings = sidebar.current()
 page.header(
@@ -18,13 +19,17 @@ run = page.load(settings)
 labels = page.labels(run)
 c1, c2 = st.columns([3, 2])
 with c1:
-    view = page.url_choice("Stage", list(VIEWS), key="stage", default="all", widget=st.segmented_control,
+    default = "all" if run.n_seq <= ALL_UP_TO else "weights"  # four n_seq² heatmaps are slow to draw past that
+    view = page.url_choice("Stage", list(VIEWS), key="stage", default=default, widget=st.segmented_control,
                            format_func=VIEWS.get)  # fmt: skip
 with c2:
     query = page.token_choice("Query token (the word that looks)", run, key="query")
 page.notices(run, settings)
 head = stages(run, settings.layer, settings.head)  # raw, scaled, masked, weights for this one head
 where = f"layer {settings.layer}, head {settings.head}"
+if run.n_seq > ALL_UP_TO:
+    st.caption(f"{run.n_seq} tokens: one stage at a time opens faster; “all four” draws four {run.n_seq} × "
+               f"{run.n_seq} heatmaps. Axes name every {-(-run.n_seq // MAX_TICKS)}th token; hover names each one.")  # fmt: skip
 if run.mask is None and view in ("masked", "all"):
     st.caption("No mask is on, so masked = scaled. Turn on the causal mask in the sidebar to hide future tokens.")
 if run.similarity == "cosine" and view in ("scaled", "all"):

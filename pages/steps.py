@@ -7,7 +7,9 @@ import streamlit as st
 
 from attention.core import merge_heads
 from attention.figures.common import token_labels
+from attention.figures.heatmaps import MAX_TICKS as HEATMAP_TICKS
 from attention.figures.steps import (
+    MAX_TICKS,
     STATS,
     Panel,
     panels_table,
@@ -180,6 +182,10 @@ with x_slot:
     page.chart(stage_grid([Panel("X", x, rows, dims, "[n_seq, d_model]")], present=settings.present), "steps-x")
     page.csv_download(x, "steps-x", rows=run.tokens, cols=dims)
 
+if run.n_seq > MAX_TICKS:
+    st.caption(f"{run.n_seq} tokens: each panel is squeezed to one screen and its axes name every "
+               f"{-(-run.n_seq // HEATMAP_TICKS)}th token; hover over a cell for its token and value, or download "
+               "the CSV for every number.")  # fmt: skip
 first = 3 if lecture else 2  # section numbers: the lecture model has its weights as section 2
 if not lecture:
     st.info("Real checkpoints' weight matrices are not editable here; the numbers below are the model's own.")
@@ -229,7 +235,7 @@ section(
     present=settings.present,
 )
 query = page.url_choice("Spell out the row of", rows, "token", default=rows[default_row(run)])
-st.code(weighted_sum_text(query, st_.weights[0][rows.index(query)], rows), language=None)
+st.markdown(page.md_escape(weighted_sum_text(query, st_.weights[0][rows.index(query)], rows)))  # not st.code: 1.5 MB
 if lecture:
     st.caption(f"The last matrix is the context pull with α = {settings.alpha:g}: it is X for the next step.")
 

@@ -209,3 +209,16 @@ def test_presentation_mode_enlarges_the_figures():
     at.toggle(key="sb_present").set_value(True).run()
     assert figures(at)[0]["layout"]["font"]["size"] > small
     assert at.query_params["present"] == "true"
+
+
+def test_a_long_sentence_opens_scores_on_one_stage_unless_the_link_asks_for_all():
+    """Past ALL_UP_TO tokens /scores shows the weights alone by default and says why; stage=all still works."""
+    text = " ".join(["the cat sat on the mat"] * 25)  # 150 words, 150 tokens in the lecture model
+    at = app({"text": text}, page="scores")
+    assert at.segmented_control(key="stage").value == "weights"
+    assert len(figures(at)) == 2  # the weights heatmap and the query's row
+    assert any("150 tokens: one stage at a time" in c.value for c in at.caption)
+    at.segmented_control(key="stage").set_value("all").run()  # (this helper's link is read on the overview)
+    assert at.segmented_control(key="stage").value == "all" and len(figures(at)) == 5  # 4 stages + the row
+    short = app({"text": "the cat sat on the mat"}, page="scores")
+    assert short.segmented_control(key="stage").value == "all"

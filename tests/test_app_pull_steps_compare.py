@@ -388,7 +388,7 @@ def test_steps_spells_out_the_chosen_row_as_a_weighted_sum():
     at.selectbox(key="token").select("banana").run()
     run = backend(ok(at))
     row = run.weights[0, 0, run.tokens.index("banana")]
-    (code,) = [c.value for c in at.code if c.value.startswith("banana: out =")]
+    (code,) = [m.value.replace("\\", "") for m in at.markdown if m.value.startswith("banana\\: out \\=")]
     j = int(np.argmax(row))
     assert f"{row[j]:.2f}·v({run.tokens[j]})" in code and "sum 1.00" in code
 

@@ -99,6 +99,18 @@ def test_long_inputs_drop_gaps_and_bar_labels_but_keep_every_value():
     assert heatmaps.attention_heatmap(np.eye(n + 1), [f"w{i}" for i in range(n + 1)]).data[0].xgap == 0
 
 
+def test_long_axes_label_every_kth_token_and_hover_names_each():
+    n = 3 * heatmaps.MAX_TICKS + 1
+    tokens = [f"w{i}" for i in range(n)]
+    fig = heatmaps.attention_heatmap(np.eye(n), tokens)
+    shown = list(fig.layout.xaxis.tickvals)
+    assert len(shown) <= heatmaps.MAX_TICKS and shown[0] == "w0" and list(fig.layout.yaxis.tickvals) == shown
+    assert set(shown) <= set(tokens) and len(fig.data[0].x) == n  # every column is still there, by its label
+    bars = heatmaps.row_bars(np.ones(n) / n, tokens, 0)
+    assert list(bars.layout.xaxis.tickvals) == shown
+    assert heatmaps.attention_heatmap(np.eye(5), tokens[:5]).layout.xaxis.tickvals is None  # short: plotly's own
+
+
 def naive_summary(w, tokens):  # [n_seq, n_seq] -> dict of floats, by explicit loops
     n = len(tokens)
     ent = [-sum(x * math.log2(x) for x in row if x > 0) for row in w]

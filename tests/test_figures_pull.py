@@ -250,3 +250,16 @@ def test_presentation_mode_enlarges_the_meaning_names():
         for p in (False, True)
     ]
     assert sizes[1] > sizes[0] and sizes[1] > 20  # above the projector's 20 px token labels
+
+
+def test_a_long_sentence_labels_only_the_followed_word_and_hover_names_every_point():
+    from attention.figures.pull import MAX_PATH_TRACES
+
+    n = MAX_PATH_TRACES + 1
+    tokens = [f"w{i}" for i in range(n)]
+    paths = np.random.default_rng(0).standard_normal((2, n, 2)).astype(np.float32)
+    s = spec(pull_figure(tokens, paths, [0.5, 0.3], selected=7))
+    (after,) = traces(s, "tokens: after")
+    assert [t for t in after["text"] if t] == ["w7"] and after["hovertext"] == tokens
+    short = spec(pull_figure(tokens[:5], paths[:, :5], [0.5, 0.3], selected=1))
+    assert traces(short, "tokens: after")[0]["text"] == tokens[:5]  # a short sentence keeps every label

@@ -148,3 +148,16 @@ def test_weights_panel_colours_run_to_its_largest_weight_and_crowded_columns_tur
     assert s["data"][0]["zmax"] == pytest.approx(float(weights.max()), rel=1e-6) and weights.max() < 0.9
     assert s["layout"]["xaxis"]["tickangle"] == -45  # six columns: slanted labels fit
     assert s["layout"]["xaxis2"]["tickangle"] == -90 and s["layout"]["xaxis2"]["tickvals"] == features  # all kept
+
+
+def test_long_panels_stay_a_screen_tall_and_name_every_kth_token():
+    from attention.figures.steps import MAX_PANEL_PX, MAX_TICKS
+
+    n = 200
+    tokens = [f"t{i}" for i in range(n)]
+    fig = stage_grid([Panel("W", np.eye(n, dtype=np.float32), tokens, tokens, "[n_seq, n_seq]", "weights")])
+    assert fig.layout.height == 120 + MAX_PANEL_PX
+    shown = list(fig.layout.yaxis.tickvals)
+    assert MAX_TICKS >= len(shown) > 1 and set(shown) <= set(tokens) and len(fig.data[0].y) == n
+    small = stage_grid([Panel("W", np.eye(4, dtype=np.float32), tokens[:4], tokens[:4], "[4, 4]", "weights")])
+    assert list(small.layout.yaxis.tickvals) == tokens[:4]  # short: every token named

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .common import WEIGHTS_SCALE, theme, token_labels
-from .heatmaps import MAX_HOVER_TEXT, cell_text
+from .heatmaps import MAX_GAP, MAX_HOVER_TEXT, cell_text
 
 MAX_GRID = 128  # cells per side of one small multiple: 12 heads of 512 x 512 would send 3 M cells to the browser
 
@@ -118,8 +118,8 @@ def head_grid(weights, tokens, titles=None, present=False, selected=None):  # [n
                 + ("mean " if size > 1 else "")
                 + ("weight %{text}" if n_seq <= MAX_HOVER_TEXT else "weight %{z:.3f}")
                 + "<extra></extra>",
-                xgap=1,
-                ygap=1,
+                xgap=1 if n_seq <= MAX_GAP else 0,  # n_seq here counts blocks
+                ygap=1 if n_seq <= MAX_GAP else 0,
             ),
             r + 1,
             c + 1,

@@ -16,6 +16,7 @@ from .common import SCORES_SCALE, WEIGHTS_SCALE, fast_figure, theme, token_label
 MAX_CELL_TEXT = 16  # n_seq up to which every cell shows its number
 MAX_HOVER_TEXT = 64  # above this n_seq the hover reads z itself: n_seq² text strings would dominate the page's JSON
 MAX_GAP = 32  # n_seq up to which cells are separated by a 1-pixel gap; beyond, gaps eat the cells and slow drawing
+MAX_TICKS = 40  # category labels per axis at most: past that every k-th token is labelled (hover names each one)
 MAX_BAR_TEXT = 24  # n_seq up to which every bar is labelled; beyond, the labels overlap and hover reads the value
 STAGE_TITLES = {
     "raw": "Raw scores QKᵀ",
@@ -50,6 +51,14 @@ def colour_range(matrix, kind):  # -> dict(colorscale=..., zmin=..., zmax=..., [
     return dict(colorscale=get_colorscale(SCORES_SCALE), zmin=-bound, zmax=bound, zmid=0.0)
 
 
+def ticks(labels):  # -> axis settings: every label, or every k-th when there are more than MAX_TICKS
+    """Left to plotly, hundreds of category labels are each measured and laid out (half a second at 512 tokens)."""
+    if len(labels) <= MAX_TICKS:
+        return {}
+    shown = list(labels[:: -(-len(labels) // MAX_TICKS)])
+    return dict(tickmode="array", tickvals=shown, ticktext=shown)
+
+
 def attention_heatmap(
     matrix, tokens, kind="weights", title=None, show_text=None, present=False, key_tokens=None, height=None
 ):  # [n_seq, n_seq] -> go.Figure
@@ -82,8 +91,8 @@ def attention_heatmap(
     layout = dict(
         title=dict(text=title) if title else {},
         plot_bgcolor="#f0f0f0",
-        xaxis=dict(title=dict(text="key (looked at)"), side="bottom", tickangle=-45, type="category"),
-        yaxis=dict(title=dict(text="query (looking)"), autorange="reversed", type="category"),
+        xaxis=dict(title=dict(text="key (looked at)"), side="bottom", tickangle=-45, type="category", **ticks(cols)),
+        yaxis=dict(title=dict(text="query (looking)"), autorange="reversed", type="category", **ticks(rows)),
     )
     fig = fast_figure([heatmap], layout)
     n = len(rows)
@@ -118,7 +127,7 @@ def row_bars(row, tokens, query, kind="weights", present=False, title=None):  # 
     layout = dict(
         title=dict(text=title or f"Where “{labels[query]}” looks"),
         showlegend=False,
-        xaxis=dict(title=dict(text="key (looked at)"), type="category", tickangle=-45),
+        xaxis=dict(title=dict(text="key (looked at)"), type="category", tickangle=-45, **ticks(labels)),
         yaxis=dict(title=dict(text=what), rangemode="tozero" if kind == "weights" else "normal"),
     )
     fig = fast_figure([bars], layout)

@@ -133,9 +133,12 @@ def path_traces(
     labels, paths, colour, name, highlight=None, hi_colour=SELECTED, labelled=None, start_label=True
 ):  # n_seq, [n_points, n_seq, k]
     """One sentence: each token's path (a line), hollow 'before' points, filled labelled 'after' points, and
-    the highlighted token drawn again on top, bigger, in hi_colour. Only `labelled` tokens (default: all) carry
-    an 'after' label, and only the highlighted one a 'before' label; hovering names every point."""
+    the highlighted token drawn again on top, bigger, in hi_colour. Only `labelled` tokens (default: all, or past
+    MAX_PATH_TRACES the highlighted one) carry an 'after' label, and only the highlighted one a 'before' label;
+    hovering names every point."""
     n_points, n_seq, k = paths.shape
+    if labelled is None and n_seq > MAX_PATH_TRACES:  # hundreds of overlapping labels: unreadable, and slow to draw
+        labelled = set() if highlight is None else {highlight}
     traces = []
     if n_seq > MAX_PATH_TRACES:  # one trace, the paths separated by NaN gaps; the highlighted path drawn below
         others = [i for i in range(n_seq) if i != highlight]
@@ -158,7 +161,7 @@ def path_traces(
     size = 10 if k == 2 else 5
     common = dict(mode="markers+text", hovertext=labels, customdata=np.arange(n_seq))  # customdata: the position
     before = (
-        labels if highlight is None else shown(labels, {highlight} if start_label else set())
+        shown(labels, labelled) if highlight is None else shown(labels, {highlight} if start_label else set())
     )  # arrows say the rest
     traces.append(
         _scatter(

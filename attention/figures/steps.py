@@ -12,10 +12,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .common import SCORES_SCALE, WEIGHTS_SCALE, escape, theme
+from .heatmaps import ticks
 
 CELL_TEXT_MAX = 16  # write the numbers into the cells when both sides are at most this long
 KINDS = ("signed", "weights", "mask")
 MAX_TICKS = 64  # label every row / column up to this many
+MAX_PANEL_PX = 760  # a panel's height at most: 26 px a row up to 29 rows; 512 rows would make a 13,000 px figure
 HOVER_TEXT_MAX = 64 * 64  # cells; bigger matrices hover their raw number (no per-cell strings to ship)
 
 
@@ -104,9 +106,9 @@ def stage_grid(panels, n_cols=None, present=False, title=None):  # list[Panel] -
     for i, panel in enumerate(panels):
         r, c = divmod(i, n_cols)
         fig.add_trace(heatmap(panel), row=r + 1, col=c + 1)
-        # every label shown (plotly skips some on crowded axes, and a skipped token is a lost row), unless
-        # there are too many to read anyway (a real model's 384 features)
-        every = lambda labels: dict(tickmode="array", tickvals=labels) if len(labels) <= MAX_TICKS else {}  # noqa: E731
+        # every label shown (plotly skips some on crowded axes, and a skipped token is a lost row), unless there
+        # are too many to read anyway (a real model's 384 features): then every k-th, as on the other heatmaps
+        every = lambda labels: dict(tickmode="array", tickvals=labels) if len(labels) <= MAX_TICKS else ticks(labels)  # noqa: E731
         fig.update_yaxes(autorange="reversed", type="category", **every(fig.data[-1].y), row=r + 1, col=c + 1)
         crowded = dict(tickangle=-90, tickfont=dict(size=10)) if len(fig.data[-1].x) > CELL_TEXT_MAX else {}
         fig.update_xaxes(
@@ -114,7 +116,7 @@ def stage_grid(panels, n_cols=None, present=False, title=None):  # list[Panel] -
         )
     tallest = max(p.matrix.shape[0] for p in panels)
     fig.update_layout(title=title)
-    return theme(fig, present, height=n_rows * (120 + 26 * tallest))
+    return theme(fig, present, height=n_rows * (120 + min(26 * tallest, MAX_PANEL_PX)))
 
 
 def panels_table(panels):  # list[Panel] -> DataFrame (stage, shape, row, column, value)
