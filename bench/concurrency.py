@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 from bench.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    COUNT,
     DASHBOARD,
     DRAWN,
     EXCEPTION,
@@ -37,8 +38,9 @@ from bench.browser import (
 TIMEOUT_MS = 180_000
 
 
-async def open_session(browser, url, start_gate):  # -> dict: first/all seconds, or the error
-    """One student: a fresh context opens the link when the gate opens; the context stays open afterwards."""
+async def open_session(browser, url, start_gate, n_charts=1):  # -> dict: first/all seconds, or the error
+    """One student: a fresh context opens the link when the gate opens; the context stays open afterwards.
+    n_charts: how many charts the page draws ("every chart" waits for that many)."""
     ctx = await browser.new_context(viewport=VIEWPORT)
     page = await ctx.new_page()
     errors = []
@@ -50,8 +52,9 @@ async def open_session(browser, url, start_gate):  # -> dict: first/all seconds,
         await page.goto(url, wait_until="commit", timeout=TIMEOUT_MS)
         await page.wait_for_function(FIRST_DRAWN, timeout=TIMEOUT_MS)
         result["first"] = time.perf_counter() - start
-        await page.wait_for_function(DRAWN, arg=1, timeout=TIMEOUT_MS)
+        await page.wait_for_function(DRAWN, arg=n_charts, timeout=TIMEOUT_MS)
         result["all"] = time.perf_counter() - start
+        result["page"] = page
         if await page.locator(EXCEPTION).count():
             errors.append("exception box on the page")
     except Exception as err:  # noqa: BLE001 - a session that fails is counted and reported, not fatal
@@ -65,10 +68,12 @@ async def crowd(url, pid, sessions, n_browsers):  # -> dict
     async with async_playwright() as p:
         browsers = [await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS) for _ in range(n_browsers)]
         warm = await open_session(browsers[0], url, _open_gate())  # one visit first: caches and imports are warm
+        n_charts = await settled_count(warm["page"])
         await warm["ctx"].close()
         rss_before = rss_mb(pid)
         gate = asyncio.Event()
-        tasks = [asyncio.create_task(open_session(browsers[i % n_browsers], url, gate)) for i in range(sessions)]
+        tasks = [asyncio.create_task(open_session(browsers[i % n_browsers], url, gate, n_charts))
+                 for i in range(sessions)]  # fmt: skip
         await asyncio.sleep(0.5)  # every context is created before the gate opens, so they start together
         gate.set()
         results = await asyncio.gather(*tasks)
@@ -83,6 +88,7 @@ async def crowd(url, pid, sessions, n_browsers):  # -> dict
     return dict(
         sessions=sessions,
         browsers=n_browsers,
+        charts=n_charts,
         first=percentiles([r["first"] for r in results if r["first"] is not None]),
         all=percentiles([r["all"] for r in results if r["all"] is not None]),
         n_errors=len(errors),
@@ -92,6 +98,15 @@ async def crowd(url, pid, sessions, n_browsers):  # -> dict
         rss_after_close_mb=round(rss_closed, 1),
         mb_per_session=round((rss_open - rss_before) / sessions, 2),
     )
+
+
+async def settled_count(page, quiet_s=2.0):  # -> int: charts on the page once none has appeared for quiet_s
+    count, since = await page.evaluate(COUNT), time.perf_counter()
+    while time.perf_counter() - since < quiet_s:
+        await asyncio.sleep(0.1)
+        if (now := await page.evaluate(COUNT)) != count:
+            count, since = now, time.perf_counter()
+    return count
 
 
 def _open_gate():
