@@ -9,7 +9,7 @@ box's 4000 characters.
 import argparse
 import json
 
-from bench.browser import DASHBOARD, PAGES, launch, page_loads, serve, url_for
+from bench.browser import DASHBOARD, FLOOR, PAGES, launch, page_loads, serve, url_for
 
 LENGTHS = (64, 256, 512)
 PASSAGE = "The cat sat on the mat, and the dog ran to the bank of the river. It was wet; so it sat by a tree. "
@@ -46,8 +46,18 @@ def main(quick=False, models=("lecture", "minilm")):  # -> list of dicts: one pe
     models = [m for m in models if m == "lecture" or checkpoint.is_available(m)]
     lengths, pages = ((64,), PAGES[:2]) if quick else (LENGTHS, PAGES)
     rows = []
-    with sync_playwright() as p, serve(DASHBOARD, log_name="server-long.log") as (url, _):
+    with (
+        sync_playwright() as p,
+        serve(DASHBOARD, log_name="server-long.log") as (url, _),
+        serve(FLOOR, log_name="server-long-floor.log") as (floor_url, _),
+    ):
         browser = launch(p)
+        for n in lengths:  # the floor app's one heatmap at the same sizes: what any Streamlit page pays
+            load = page_loads(browser, url_for(floor_url, n=n), repeats=1)
+            rows.append(dict(model="floor app", n_seq=n, page="one heatmap", cold_all_ms=load["cold_all_ms"],
+                             first_ms=load["first"]["p50"], all_ms=load["all"]["p50"], n_charts=load["n_charts"],
+                             errors=load["errors"]))  # fmt: skip
+            print(rows[-1], flush=True)
         for model in models:
             for n in lengths:
                 text = text_of_length(model, n)
