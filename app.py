@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui import sidebar
+from ui.page import Halt
 
 # Presentation mode: our own constant CSS (never user text) enlarges the page's fonts for a projector.
 PRESENT_CSS = """<style>
@@ -44,6 +45,8 @@ if settings.present:
     st.html(PRESENT_CSS)
 try:
     page.run()  # first, so that its charts reach the browser before the sidebar's widgets
+except Halt:
+    pass  # the page stopped early and said why (a bad sentence, a model to download)
 finally:
-    sidebar.draw(settings)  # also when the page stopped early (a bad sentence): the controls must stay
+    sidebar.draw(settings)  # the controls stay, so the user can mend what stopped the page
 sidebar.finish()

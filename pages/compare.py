@@ -73,7 +73,7 @@ def load_b(settings):  # -> Run for sentence B, or stop with a message that name
         return cache.get_run(settings)
     except ValueError as err:
         st.warning(page.md_escape(f"Sentence B: {err}"), icon="✋")
-        st.stop()
+        page.halt()
 
 
 def content(run):  # -> the run's tokens without [CLS]/[SEP]/<s>: comparing those teaches nothing
@@ -131,7 +131,7 @@ with c2:
     page.csv_download(run_b.weights[layer, head], "compare-attention-B", rows=run_b.tokens, cols=run_b.tokens)
 
 if not words:
-    st.stop()
+    page.halt()
 i_a, i_b = first(run_a.tokens, word), first(run_b.tokens, word)
 
 st.subheader(f"Where “{page.md_escape(word)}” looks, in A and in B")

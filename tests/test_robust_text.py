@@ -118,6 +118,7 @@ def assert_safe(at, text):
 
 def assert_outcome(at, text, expected):
     assert not at.exception, [e.value for e in at.exception]
+    assert at.sidebar.text_area(key="sb_text").value == text[:MAX_TEXT]  # refused or not, the box is there to mend it
     if expected == "refused":
         messages = [w.value for w in at.warning]
         assert any("type a sentence" in m for m in messages), messages

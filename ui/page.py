@@ -60,16 +60,25 @@ def _notice_md(text):  # our own notices quote the parameter name in `backticks`
     return "".join(f"`{p}`" if i % 2 else md_escape(p) for i, p in enumerate(parts))
 
 
+class Halt(Exception):
+    """A page stops here, after saying why. Not st.stop(): app.py catches this and still draws the sidebar, which
+    comes after the page (after st.stop() Streamlit would refuse every element, and the controls would be gone)."""
+
+
+def halt():
+    raise Halt
+
+
 def load(settings, weights=None):  # -> Run, or stops the page with a clear message
     """The cached backend call; bad input (empty text, ...) shows a warning and stops the page, never a traceback."""
     try:
         return cache.get_run(settings, weights)
     except ModelUnavailable as err:
         offer_download(settings.model, err)
-        st.stop()
+        halt()
     except ValueError as err:
         st.warning(md_escape(err), icon="✋")
-        st.stop()
+        halt()
 
 
 def offer_download(model, err):
