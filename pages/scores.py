@@ -9,6 +9,16 @@ from ui import page, sidebar
 VIEWS = {"raw": "raw QKᵀ", "scaled": "÷ √d_head", "masked": "masked", "weights": "softmax weights", "all": "all four"}
 ALL_UP_TO = 128  # n_seq up to which the four stages are shown side by side unless the link says otherwise
 
+@st.fragment
+def query_row(run, weights, present):  # weights [n_seq, n_seq]: one query's row, with its own token picker
+    """Picking another query token reruns only this part (st.fragment): its bars, not the heatmaps above."""
+    with st.columns([2, 3])[0]:
+        query = page.token_choice("Query token (the word that looks)", run, key="query")
+    page.chart(row_bars(weights[query], run.tokens, query, present=present), f"row-{query}-weights")
+    page.csv_download(page.table(weights[query], page.labels(run), ["weight"]), f"row-{query}-weights")
+    sidebar.sync_url()  # a fragment's own rerun skips app.py, which otherwise writes the link
+
+
 settings = sidebar.current()
 page.header(
     "Scores: every query meets every key",
@@ -17,14 +27,10 @@ page.header(
 )
 run = page.load(settings)
 labels = page.labels(run)
-c1, c2 = st.columns([3, 2])
-with c1:
-    default = "all" if run.n_seq <= ALL_UP_TO else "weights"  # four n_seq² heatmaps are slow to draw past that
-    view = page.url_choice("Stage", list(VIEWS), key="stage", default=default, widget=st.segmented_control,
-                           format_func=VIEWS.get)  # fmt: skip
-with c2:
-    query = page.token_choice("Query token (the word that looks)", run, key="query")
-page.notices(run, settings)
+default = "all" if run.n_seq <= ALL_UP_TO else "weights"  # four n_seq² heatmaps are slow to draw past that
+view = page.url_choice("Stage", list(VIEWS), key="stage", default=default, widget=st.segmented_control,
+                       format_func=VIEWS.get)  # fmt: skip
+notice_slot = st.container()  # filled at the end, once the query picker below has read the link too
 head = stages(run, settings.layer, settings.head)  # raw, scaled, masked, weights for this one head
 where = f"layer {settings.layer}, head {settings.head}"
 if run.n_seq > ALL_UP_TO:
@@ -46,8 +52,9 @@ for i, stage in enumerate(shown):
         matrix = {"raw": head.scores, "scaled": head.scaled, "masked": head.masked, "weights": head.weights}[stage]
         page.csv_download(matrix[0], f"scores-{stage}-L{settings.layer}-H{settings.head}", rows=labels, cols=labels)
 
-page.chart(row_bars(head.weights[0, query], run.tokens, query, present=settings.present), f"row-{query}-weights")
-page.csv_download(page.table(head.weights[0, query], labels, ["weight"]), f"row-{query}-weights")
+query_row(run, head.weights[0], settings.present)
+with notice_slot:
+    page.notices(run, settings)
 page.formula(
     r"\text{scores} = QK^\top,\quad \text{scaled} = \frac{QK^\top}{\sqrt{d_{head}}},\quad"
     r"\text{weights} = \operatorname{softmax}\!\left(\frac{\text{mask}(\text{scaled})}{T}\right)",

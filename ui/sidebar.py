@@ -220,11 +220,16 @@ def share_link(settings=None):  # -> str: the link to this exact view
     return f"{base}?{q}" if q else (base or "?")
 
 
-def finish():
-    """After the page ran: write the view into the URL, report unknown link keys, show the share link."""
+def sync_url():
+    """Write the current view into the URL (only when it differs: each write is a message to the browser)."""
     q = query()
     if {k: st.query_params.get_all(k) for k in st.query_params} != {k: [v] for k, v in q.items()}:
         st.query_params.from_dict(q)
+
+
+def finish():
+    """After the page ran: write the view into the URL, report unknown link keys, show the share link."""
+    sync_url()
     first = st.session_state.get(_FIRST)
     if first and not st.session_state.get(_DONE):
         st.session_state[_DONE] = True

@@ -132,3 +132,21 @@ def test_presentation_mode_collapses_the_controls(server, page):
         timeout=30_000,
     )
     assert page.errors == []
+
+
+def test_a_query_token_reruns_only_its_row_and_the_link_follows(server, page):
+    """The query picker on /scores is an st.fragment: its bars change, the heatmap is not drawn again, and the
+    link follows (a fragment's rerun skips app.py, which writes the link after a full run, so the fragment
+    writes it itself; without that, this test fails)."""
+    open_page(page, f"{server}/scores?stage=weights", charts=2)
+    page.evaluate("""() => { const gd = document.querySelectorAll('.js-plotly-plot')[0]; window.__redrawn = 0;
+                             gd.on('plotly_afterplot', () => { window.__redrawn += 1; }); }""")
+    z = first_z(page)
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Query token").click()
+    page.get_by_role("option", name="banana", exact=True).click()
+    page.wait_for_url(re.compile(r"query=banana"), timeout=30_000)
+    page.get_by_text("Where “banana” looks").wait_for(timeout=30_000)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
+    assert page.evaluate("() => window.__redrawn") == 0  # the heatmap was not drawn again
+    np.testing.assert_array_equal(first_z(page), z)
+    assert page.errors == []
