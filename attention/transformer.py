@@ -19,7 +19,7 @@ ERF_P = np.float32(0.3275911 / np.sqrt(2.0))  # Abramowitz & Stegun 7.1.26, |err
 ERFC_HALF = [np.float32(a / 2) for a in (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)]
 CHUNK = 1 << 15  # elements per GELU chunk: its scratch arrays stay in the CPU's L2 cache
 PARALLEL_FROM = 256  # n_seq from which the pass runs on our threads (below, BLAS's own threads are faster)
-WORKERS, POOL = 1, None  # threads for elementwise work, the caller included; set_workers below
+WORKERS, POOL = 1, None  # threads for a long pass (token blocks, heads), the caller included; set_workers below
 
 
 def set_workers(n):  # -> None: how many threads the forward pass may use (the benchmark matches torch's count)
