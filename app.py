@@ -48,5 +48,5 @@ try:
 except Halt:
     pass  # the page stopped early and said why (a bad sentence, a model to download)
 finally:
-    sidebar.draw(settings)  # the controls stay, so the user can mend what stopped the page
+    sidebar.draw()  # the controls stay, so the user can mend what stopped the page
 sidebar.finish()

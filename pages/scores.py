@@ -9,13 +9,14 @@ from ui import page, sidebar
 VIEWS = {"raw": "raw QKᵀ", "scaled": "÷ √d_head", "masked": "masked", "weights": "softmax weights", "all": "all four"}
 ALL_UP_TO = 128  # n_seq up to which the four stages are shown side by side unless the link says otherwise
 
+
 @st.fragment
-def query_row(run, weights, present):  # weights [n_seq, n_seq]: one query's row, with its own token picker
+def query_row(run, weights, labels, present):  # weights [n_seq, n_seq]: one query's row, with its token picker
     """Picking another query token reruns only this part (st.fragment): its bars, not the heatmaps above."""
     with st.columns([2, 3])[0]:
         query = page.token_choice("Query token (the word that looks)", run, key="query")
     page.chart(row_bars(weights[query], run.tokens, query, present=present), f"row-{query}-weights")
-    page.csv_download(page.table(weights[query], page.labels(run), ["weight"]), f"row-{query}-weights")
+    page.csv_download(page.table(weights[query], labels, ["weight"]), f"row-{query}-weights")
     sidebar.sync_url()  # a fragment's own rerun skips app.py, which otherwise writes the link
 
 
@@ -52,7 +53,7 @@ for i, stage in enumerate(shown):
         matrix = {"raw": head.scores, "scaled": head.scaled, "masked": head.masked, "weights": head.weights}[stage]
         page.csv_download(matrix[0], f"scores-{stage}-L{settings.layer}-H{settings.head}", rows=labels, cols=labels)
 
-query_row(run, head.weights[0], settings.present)
+query_row(run, head.weights[0], labels, settings.present)
 with notice_slot:
     page.notices(run, settings)
 page.formula(

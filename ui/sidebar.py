@@ -26,6 +26,7 @@ _FIRST = "_url_first"  # (raw query dict, Settings parsed from it) of this sessi
 _CLAIMED = "_url_claimed"  # {key: str} page-specific parameters registered during this run
 _SEEDED = "_url_seeded"  # keys already read from the link in this session
 _SHARE = "_share_slot"
+_DIMS = "_sidebar_dims"  # (n_layer, n_head) prepare() found for this run: draw() offers that many
 _DONE = "_url_first_run_done"  # set when the session's first run has finished
 CUSTOM = "(your own sentence)"
 KEY = "sb_{}".format  # widget keys, prefixed so pages' keys never collide with the sidebar's
@@ -128,7 +129,7 @@ def prepare():  # -> Settings
         _keep(name, choices)
     for name in ("alpha", "steps", "causal", "hide_special", "layer", "head", "present"):
         _keep(name)
-    n_layer, n_head = _dims(_settings(layer=0, head=0))
+    n_layer, n_head = st.session_state[_DIMS] = _dims(_settings(layer=0, head=0))
     _clamp("layer", n_layer)
     _clamp("head", n_head)
     settings = _settings(layer=_value("layer"), head=_value("head"))
@@ -138,10 +139,10 @@ def prepare():  # -> Settings
     return settings
 
 
-def draw(settings):
+def draw():
     """The shared controls, drawn once per run after the page (see prepare)."""
     models, presets, heads = params.model_choices(), params.preset_choices(), params.n_head_choices()
-    n_layer, n_head = _dims(settings)
+    n_layer, n_head = st.session_state[_DIMS]
     with st.sidebar:
         st.selectbox("Example sentence", [CUSTOM, *EXAMPLES], key=KEY("example"), on_change=_use_example)
         st.text_area("Sentence", key=KEY("text"), max_chars=params.MAX_TEXT, on_change=_typed_text, height=90)
