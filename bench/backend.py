@@ -18,7 +18,8 @@ from attention.core import attention, attention_weights
 N_HEAD, D_HEAD = 12, 32  # MiniLM's attention shape: d_model 384
 MATMUL_N = 2048
 SETTLE = 0.2  # seconds of rest before each timed call: OpenBLAS's and OpenMP's idle threads spin for ~0.1-0.2 s
-# after a call, and would otherwise slow whichever function runs next
+# after a call, and would otherwise slow whichever function runs next. After the rest, one untimed call of the function
+# about to be timed wakes the cores: a virtual CPU that has idled for 0.2 s runs the next call 10-100 % slower, at random
 
 
 def interleaved(funcs, repeats, warmup=2, settle=SETTLE):  # {name: () -> any}, int -> {name: median seconds}
@@ -30,6 +31,7 @@ def interleaved(funcs, repeats, warmup=2, settle=SETTLE):  # {name: () -> any}, 
     for _ in range(repeats):
         for k, f in funcs.items():
             time.sleep(settle)
+            f()  # untimed: wakes the idle cores and this function's own thread pool
             start = time.perf_counter()
             f()
             times[k].append(time.perf_counter() - start)

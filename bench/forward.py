@@ -27,6 +27,8 @@ from attention.transformer import encode, forward  # noqa: E402
 
 LENGTHS = (9, 128, 512)
 SETTLE = 0.2  # seconds of rest before each timed call: idle OpenBLAS and OpenMP threads spin for ~0.1-0.2 s
+# and would slow the other side. After the rest, one untimed call of the side about to be timed wakes the cores:
+# a virtual CPU that has idled for 0.2 s runs the next call 10-100 % slower, at random, for both sides alike.
 TEXT = "I ate an apple and a banana"  # 9 tokens with [CLS] and [SEP]
 LONG = "The animal didn't cross the street because it was too tired, and the bank by the river was steep. "
 
@@ -86,6 +88,7 @@ def main(repeats=None, threads=None):
             for _ in range(reps):  # interleaved, so background load hits every column alike
                 for k, f in runs.items():
                     time.sleep(SETTLE)  # the previous call's idle BLAS / OpenMP threads stop spinning first
+                    f()  # untimed: wakes the idle cores and this side's own thread pool (see SETTLE)
                     start = time.perf_counter()
                     f()
                     times[k].append(time.perf_counter() - start)
