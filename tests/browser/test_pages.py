@@ -150,3 +150,50 @@ def test_a_query_token_reruns_only_its_row_and_the_link_follows(server, page):
     assert page.evaluate("() => window.__redrawn") == 0  # the heatmap was not drawn again
     np.testing.assert_array_equal(first_z(page), z)
     assert page.errors == []
+
+
+COUNT_MESSAGES = """(() => { window.__messages = 0; const Socket = window.WebSocket;
+  window.WebSocket = function (...args) { const ws = new Socket(...args);
+    ws.addEventListener('message', () => { window.__messages += 1; }); return ws; };
+  window.WebSocket.prototype = Socket.prototype; })()"""
+
+
+def messages_after(page, action):  # -> int: websocket messages from the server while `action` reran the page
+    page.evaluate("() => { window.__messages = 0; }")
+    action()
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
+    page.wait_for_timeout(300)  # the last messages (script finished) arrive after the status widget goes
+    return page.evaluate("() => window.__messages")
+
+
+def pull_spec(page):  # -> str: what plotly.js draws in the overview's second chart, the pull
+    return page.evaluate("() => JSON.stringify(document.querySelectorAll('.js-plotly-plot')[1].data)")
+
+
+def test_following_another_word_reruns_only_the_pull_and_the_link_follows(server, page):
+    """The overview's word picker is an st.fragment too: only its column reruns (far fewer messages than the
+    full rerun a sidebar control causes), the pull follows the new word, the heatmap beside it keeps its numbers,
+    and the link names the word."""
+    page.add_init_script(COUNT_MESSAGES)
+    open_page(page, server, charts=2)
+    z, pull = first_z(page), pull_spec(page)
+    assert page.get_by_text("looks mostly at").inner_text().startswith("apple")
+
+    def follow_banana():
+        page.locator('[data-testid="stSelectbox"]').filter(has_text="Follow one word").click()
+        page.get_by_role("option", name="banana", exact=True).click()
+        page.wait_for_url(re.compile(r"word=banana"), timeout=30_000)
+        page.get_by_text(re.compile(r"^banana looks mostly at")).wait_for(timeout=30_000)
+
+    def warmer():
+        thumb = page.get_by_role("slider", name="Temperature")
+        thumb.focus()
+        thumb.press("ArrowRight")
+        page.wait_for_url(re.compile(r"temperature="), timeout=30_000)
+
+    fragment = messages_after(page, follow_banana)
+    np.testing.assert_array_equal(first_z(page), z)
+    assert pull_spec(page) != pull  # the pull was drawn again, for the new word
+    full = messages_after(page, warmer)
+    assert 0 < fragment * 2 < full, (fragment, full)  # the word reran only its column; temperature, everything
+    assert page.errors == []
