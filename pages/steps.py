@@ -28,6 +28,7 @@ SHOWN = {"w_q": "W_q", "w_k": "W_k", "w_v": "W_v", "w_o": "W_o"}
 MAX_WEIGHT = 100.0  # edited entries beyond this only overflow the softmax; they teach nothing more
 VERSION = "steps_edit_version"  # bumped by Reset: fresh editors start from the preset again
 LINK_EDITS = "steps_link_edits"  # (preset, n_head, cells) a shared link carried
+ALL_STAGES_UP_TO = 128  # n_seq up to which the scores section shows all four n_seq² panels (as /scores does)
 
 
 @st.cache_data(show_spinner=False)
@@ -138,10 +139,12 @@ def lazy_csv(panels, name):
     )
 
 
-def section(title, panels, name, n_cols=None, present=False):
-    """One row of the computation: a stage grid with its CSV."""
+def section(title, panels, name, n_cols=None, present=False, shown=None, note=None):
+    """One row of the computation: a stage grid (of `shown` panels if given) with the CSV of every panel."""
     st.subheader(title)
-    page.chart(stage_grid(panels, n_cols=n_cols, present=present), name)
+    if note:
+        st.caption(note)
+    page.chart(stage_grid(shown or panels, n_cols=n_cols, present=present), name)
     lazy_csv(panels, name)
 
 
@@ -201,23 +204,29 @@ section(
     present=settings.present,
 )
 mask = np.ones((run.n_seq, run.n_seq), dtype=bool) if run.mask is None else run.mask
+score_panels = [
+    Panel("QKᵀ" if run.similarity == "dot" else "cos(q, k)", st_.scores[0], rows, rows, "[n_seq, n_seq]"),
+    Panel(
+        f"× {st_.scale:.3g}" + (" (÷√d_head)" if st_.scale != 1 else ""), st_.scaled[0], rows, rows, "[n_seq, n_seq]"
+    ),
+    Panel("mask" + (" (causal)" if run.mask is not None else " (none)"), mask, rows, rows, "[n_seq, n_seq]", "mask"),
+    Panel(f"softmax(· / {run.temperature:g})", st_.weights[0], rows, rows, "[n_seq, n_seq]", "weights"),
+]
+shown = note = None
+if run.n_seq > ALL_STAGES_UP_TO:  # each n_seq² panel is megabytes: leave out the two that show nothing new
+    shown = [p for i, p in enumerate(score_panels) if i in (0, 3) or (i == 2 and run.mask is not None)]
+    same = ("equal the raw ones (cosine scores are not scaled)" if st_.scale == 1
+            else f"are the raw ones × {st_.scale:.3g}, the same picture on a smaller colour scale")  # fmt: skip
+    left_out = "that panel is" if run.mask is not None else "that panel and the mask (which allows every key) are"
+    note = f"{run.n_seq} tokens: the scaled scores {same}, so {left_out} left out here; the CSV holds all four."
 section(
     f"{first + 1} · Scores become weights  [n_seq, n_seq]: each row is a query, each column a key",
-    [
-        Panel("QKᵀ" if run.similarity == "dot" else "cos(q, k)", st_.scores[0], rows, rows, "[n_seq, n_seq]"),
-        Panel(
-            f"× {st_.scale:.3g}" + (" (÷√d_head)" if st_.scale != 1 else ""),
-            st_.scaled[0],
-            rows,
-            rows,
-            "[n_seq, n_seq]",
-        ),
-        Panel("mask" + (" (causal)" if settings.causal else " (none)"), mask, rows, rows, "[n_seq, n_seq]", "mask"),
-        Panel(f"softmax(· / {run.temperature:g})", st_.weights[0], rows, rows, "[n_seq, n_seq]", "weights"),
-    ],
+    score_panels,
     "steps-scores",
     n_cols=2,
     present=settings.present,
+    shown=shown,
+    note=note,
 )
 concat = merge_heads(run.weights[layer] @ run.values[layer])  # [n_seq, d_model]: every head's weights·V
 out_panels = [

@@ -167,6 +167,29 @@ def test_saturation_chart_follows_its_switch():
     np.testing.assert_allclose(decode(spec["data"][1]["y"]), sat.entropy["scaled"], rtol=1e-6)
 
 
+def test_steps_long_input_leaves_out_the_score_panels_that_show_nothing_new():
+    from attention.run import stages
+
+    short = charts(ok(app("steps")))[2]
+    assert len(short["data"]) == 4  # raw, scaled, mask, weights
+    text = " ".join(["the cat sat on the mat"] * 25)  # 150 tokens: past the 128 up to which all four are drawn
+    for causal, kept in (("false", ["QKᵀ", "softmax"]), ("true", ["QKᵀ", "mask", "softmax"])):
+        at = ok(app("steps", text=text, causal=causal))
+        run = backend(at)
+        assert run.n_seq == 150
+        scores = charts(at)[2]
+        titles = [a["text"] for a in scores["layout"]["annotations"] if "=" in a["text"] and "[" in a["text"]]
+        assert [t.split(" ")[0].split("(")[0] for t in titles] == kept, titles
+        head = stages(run, 0, 0)
+        np.testing.assert_allclose(panel(scores, "QKᵀ"), head.scores[0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(panel(scores, "softmax"), head.weights[0], atol=1e-6)
+        if causal == "true":
+            np.testing.assert_array_equal(panel(scores, "mask"), np.tril(np.ones((150, 150))))
+        captions = " ".join(c.value for c in at.caption)
+        assert f"× {head.scale:.3g}" in captions and "the CSV holds all four" in captions
+        assert ("the mask (which allows every key)" in captions) == (causal == "false")
+
+
 def test_steps_page_stays_light_on_webgl():
     at = ok(app("steps"))
     webgl = [t for s in charts(at) for t in s["data"] if t["type"].endswith("gl") or t["type"].endswith("3d")]
