@@ -213,8 +213,9 @@ score_panels = [
     Panel(f"softmax(· / {run.temperature:g})", st_.weights[0], rows, rows, "[n_seq, n_seq]", "weights"),
 ]
 shown = note = None
-if run.n_seq > ALL_STAGES_UP_TO:  # each n_seq² panel is megabytes: leave out the two that show nothing new
-    shown = [p for i, p in enumerate(score_panels) if i in (0, 3) or (i == 2 and run.mask is not None)]
+if run.n_seq > ALL_STAGES_UP_TO:  # each n_seq² panel is megabytes: leave out those that show nothing new
+    raw, _, masked, softmaxed = score_panels
+    shown = [raw, softmaxed] if run.mask is None else [raw, masked, softmaxed]
     same = ("equal the raw ones (cosine scores are not scaled)" if st_.scale == 1
             else f"are the raw ones × {st_.scale:.3g}, the same picture on a smaller colour scale")  # fmt: skip
     left_out = "that panel is" if run.mask is not None else "that panel and the mask (which allows every key) are"

@@ -152,10 +152,10 @@ def test_a_query_token_reruns_only_its_row_and_the_link_follows(server, page):
     assert page.errors == []
 
 
-COUNT_MESSAGES = """(() => { window.__messages = 0; const Socket = window.WebSocket;
-  window.WebSocket = function (...args) { const ws = new Socket(...args);
-    ws.addEventListener('message', () => { window.__messages += 1; }); return ws; };
-  window.WebSocket.prototype = Socket.prototype; })()"""
+COUNT_MESSAGES = """(() => { window.__messages = 0;
+  window.WebSocket = class extends window.WebSocket {  // a subclass keeps OPEN, CLOSED and the rest
+    constructor(...args) { super(...args); this.addEventListener('message', () => { window.__messages += 1; }); }
+  }; })()"""
 
 
 def messages_after(page, action):  # -> int: websocket messages from the server while `action` reran the page
