@@ -134,24 +134,6 @@ def test_presentation_mode_collapses_the_controls(server, page):
     assert page.errors == []
 
 
-def test_a_query_token_reruns_only_its_row_and_the_link_follows(server, page):
-    """The query picker on /scores is an st.fragment: its bars change, the heatmap is not drawn again, and the
-    link follows (a fragment's rerun skips app.py, which writes the link after a full run, so the fragment
-    writes it itself; without that, this test fails)."""
-    open_page(page, f"{server}/scores?stage=weights", charts=2)
-    page.evaluate("""() => { const gd = document.querySelectorAll('.js-plotly-plot')[0]; window.__redrawn = 0;
-                             gd.on('plotly_afterplot', () => { window.__redrawn += 1; }); }""")
-    z = first_z(page)
-    page.locator('[data-testid="stSelectbox"]').filter(has_text="Query token").click()
-    page.get_by_role("option", name="banana", exact=True).click()
-    page.wait_for_url(re.compile(r"query=banana"), timeout=30_000)
-    page.get_by_text("Where “banana” looks").wait_for(timeout=30_000)
-    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
-    assert page.evaluate("() => window.__redrawn") == 0  # the heatmap was not drawn again
-    np.testing.assert_array_equal(first_z(page), z)
-    assert page.errors == []
-
-
 COUNT_MESSAGES = """(() => { window.__messages = 0;
   window.WebSocket = class extends window.WebSocket {  // a subclass keeps OPEN, CLOSED and the rest
     constructor(...args) { super(...args); this.addEventListener('message', () => { window.__messages += 1; }); }
@@ -164,6 +146,37 @@ def messages_after(page, action):  # -> int: websocket messages from the server 
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
     page.wait_for_timeout(300)  # the last messages (script finished) arrive after the status widget goes
     return page.evaluate("() => window.__messages")
+
+
+def warmer(page):  # one Temperature step: a sidebar control, so the whole page reruns
+    thumb = page.get_by_role("slider", name="Temperature")
+    thumb.focus()
+    thumb.press("ArrowRight")
+    page.wait_for_url(re.compile(r"temperature="), timeout=30_000)
+
+
+def test_a_query_token_reruns_only_its_row_and_the_link_follows(server, page):
+    """The query picker on /scores is an st.fragment: only its row reruns (far fewer messages than a full rerun),
+    its bars change, the heatmap keeps its numbers, and the link follows (a fragment's rerun skips app.py, which
+    writes the link after a full run, so the fragment writes it itself; without that, this test fails)."""
+    page.add_init_script(COUNT_MESSAGES)
+    open_page(page, f"{server}/scores?stage=weights", charts=2)
+    page.evaluate("""() => { const gd = document.querySelectorAll('.js-plotly-plot')[0]; window.__redrawn = 0;
+                             gd.on('plotly_afterplot', () => { window.__redrawn += 1; }); }""")
+    z = first_z(page)
+
+    def query_banana():
+        page.locator('[data-testid="stSelectbox"]').filter(has_text="Query token").click()
+        page.get_by_role("option", name="banana", exact=True).click()
+        page.wait_for_url(re.compile(r"query=banana"), timeout=30_000)
+        page.get_by_text("Where “banana” looks").wait_for(timeout=30_000)
+
+    fragment = messages_after(page, query_banana)
+    assert page.evaluate("() => window.__redrawn") == 0  # the heatmap was not drawn again
+    np.testing.assert_array_equal(first_z(page), z)
+    full = messages_after(page, lambda: warmer(page))
+    assert 0 < fragment * 2 < full, (fragment, full)  # the token reran only its row; temperature, everything
+    assert page.errors == []
 
 
 def pull_spec(page):  # -> str: what plotly.js draws in the overview's second chart, the pull
@@ -185,15 +198,9 @@ def test_following_another_word_reruns_only_the_pull_and_the_link_follows(server
         page.wait_for_url(re.compile(r"word=banana"), timeout=30_000)
         page.get_by_text(re.compile(r"^banana looks mostly at")).wait_for(timeout=30_000)
 
-    def warmer():
-        thumb = page.get_by_role("slider", name="Temperature")
-        thumb.focus()
-        thumb.press("ArrowRight")
-        page.wait_for_url(re.compile(r"temperature="), timeout=30_000)
-
     fragment = messages_after(page, follow_banana)
     np.testing.assert_array_equal(first_z(page), z)
     assert pull_spec(page) != pull  # the pull was drawn again, for the new word
-    full = messages_after(page, warmer)
+    full = messages_after(page, lambda: warmer(page))
     assert 0 < fragment * 2 < full, (fragment, full)  # the word reran only its column; temperature, everything
     assert page.errors == []
