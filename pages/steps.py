@@ -82,10 +82,30 @@ def start_matrices(settings, base, dims):  # -> {name: matrix}: the preset, plus
     return start
 
 
-def weight_editors(settings):  # -> ({name: matrix} edited, or None when nothing differs from the preset)
-    """W_q, W_k, W_v, W_o as editable tables; invalid edits are reported and replaced by the preset."""
+def editor_key(name, settings):  # the data_editor key: new preset, n_head or Reset -> a fresh editor
+    return f"edit_{name}_{settings.preset}_{settings.n_head}_{st.session_state.setdefault(VERSION, 0)}"
+
+
+def edited_weights(settings):  # -> (edited {name: matrix} or None, preset {name: matrix}, dims, start, errors)
+    """The weights as edited, read from the editors' state: the editors are drawn after the charts (draw_editors),
+    so that their JavaScript does not hold up the first chart. Invalid edits fall back to the preset."""
     base, dims = preset_matrices(settings.preset, settings.n_head)
-    version = st.session_state.setdefault(VERSION, 0)
+    start = start_matrices(settings, base, dims)
+    edited, errors = {}, []
+    for name in WEIGHT_NAMES:
+        matrix = page.apply_edits(start[name], st.session_state.get(editor_key(name, settings)), dims)
+        error = check_matrix(name, matrix, dims)
+        if error:
+            errors.append(error)
+            matrix = base[name]
+        edited[name] = matrix
+    changed = any(not np.array_equal(edited[n], base[n]) for n in WEIGHT_NAMES)
+    sidebar.claim("edits", params.encode_edits(base, edited) if changed else "", "")  # the edits join the link
+    return (edited if changed else None), base, dims, start, errors
+
+
+def draw_editors(settings, start, dims, errors):
+    """W_q, W_k, W_v, W_o as editable tables, starting from `start`; the errors edited_weights found."""
     d_head = len(dims) // settings.n_head
     heads = (
         f" With n_head = {settings.n_head}, head h uses output columns {d_head}·h to {d_head}·h + {d_head - 1}."
@@ -96,25 +116,13 @@ def weight_editors(settings):  # -> ({name: matrix} edited, or None when nothing
         f"Rows: the input's {len(dims)} dimensions; columns: the output's.{heads} "
         "Click a cell, type a number, press Enter: everything below updates, and the link keeps your edits."
     )
-    edited, errors = {}, []
-    start = start_matrices(settings, base, dims)
     for tab, name in zip(st.tabs([SHOWN[n] for n in WEIGHT_NAMES]), WEIGHT_NAMES, strict=True):
         with tab:
             frame = page.table(start[name], rows=dims, cols=dims)
-            key = f"edit_{name}_{settings.preset}_{settings.n_head}_{version}"
-            out = st.data_editor(frame, key=key, width="content")
-            matrix = out.to_numpy(dtype=np.float32, na_value=np.nan)
-            error = check_matrix(name, matrix, dims)
-            if error:
-                errors.append(error)
-                matrix = base[name]
-            edited[name] = matrix
+            st.data_editor(frame, key=editor_key(name, settings), width="content")
     for error in errors:
         st.error(page.md_escape(error), icon="✋")
     st.button("Reset weights to the preset", icon=":material/restart_alt:", on_click=reset_weights)
-    changed = any(not np.array_equal(edited[n], base[n]) for n in WEIGHT_NAMES)
-    sidebar.claim("edits", params.encode_edits(base, edited) if changed else "", "")  # the edits join the link
-    return (edited if changed else None), base, dims
 
 
 def default_row(run):  # -> the query row to spell out first: an ambiguous word, else the last token
@@ -164,7 +172,8 @@ x_slot = st.container()
 weights, base, dims = None, None, None
 if lecture:
     st.subheader("2 · The learned weights W_q, W_k, W_v, W_o  [d_model, d_model]")
-    weights, base, dims = weight_editors(settings)
+    editor_slot = st.container()  # filled last: see edited_weights
+    weights, base, dims, start, errors = edited_weights(settings)
 run = page.load(settings, weights)
 
 layer, head = min(settings.layer, run.n_layer - 1), min(settings.head, run.n_head - 1)
@@ -260,5 +269,8 @@ stat = page.url_choice(
 sat = saturation_demo()
 page.chart(saturation_figure(sat, stat, present=settings.present, d_head=run.d_head), f"saturation-{stat}")
 page.csv_download(saturation_table(sat), "saturation")
+if lecture:
+    with editor_slot:
+        draw_editors(settings, start, dims, errors)
 with notice_slot:
     page.notices(run, settings)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from test_app_pull_steps_compare import app, charts, edit, ok, panel
 
 from attention import registry
-from attention.lecture import AXES, D_MODEL
+from attention.lecture import AXES, AXIS_LABELS, D_MODEL
 from attention.presets import preset_weights
 from ui import params
 
@@ -70,3 +70,35 @@ def test_a_bad_edits_link_shows_the_preset_and_a_notice():
     at = ok(app("steps", edits="q.0.0=1e9"))
     np.testing.assert_allclose(panel(charts(at)[1], "Q = X·W_q"), panel(plain[1], "Q = X·W_q"))
     assert any("edits" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize(
+    "edited_rows",
+    [
+        {},
+        {0: {"food": 5.0}},
+        {"3": {"animal": -2, "time": 0.125}, 23: {"food": 1e-7}},
+        {1: {"food": None}},  # a cleared cell
+        {2: {"sport": "abc"}, 4: {"sport": [1, 2]}},  # not numbers
+        {5: {"music": True}, 6: {"music": 1e300}},
+    ],
+)
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast")  # 1e300 in float32, on both sides
+def test_edits_read_before_the_editor_match_what_the_editor_returns(edited_rows):
+    """/steps applies the editors' state itself, before drawing them (so their JavaScript comes after the charts).
+    The reference is Streamlit's own code that builds st.data_editor's return value from the same state."""
+    import pyarrow as pa
+    from streamlit.elements.lib.column_config_utils import determine_dataframe_schema
+    from streamlit.elements.widgets.data_editor import _apply_dataframe_edits
+
+    from ui import page
+
+    dims = list(AXIS_LABELS)
+    start = preset_weights("random", 2)["w_k"]
+    state = {"edited_rows": edited_rows, "added_rows": [], "deleted_rows": []}
+    frame = page.table(start, rows=dims, cols=dims)
+    schema = determine_dataframe_schema(frame, pa.Table.from_pandas(frame).schema)
+    theirs = _apply_dataframe_edits(frame.copy(), state, schema).to_numpy(dtype=np.float32, na_value=np.nan)
+    ours = page.apply_edits(start, state, dims)
+    np.testing.assert_array_equal(ours, theirs)
+    assert np.array_equal(ours, start, equal_nan=True) == (not edited_rows)

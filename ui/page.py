@@ -122,6 +122,28 @@ def table(array, rows=None, cols=None):  # [n_rows, n_cols] or [n] -> DataFrame
     return pd.DataFrame(a, index=rows, columns=cols)
 
 
+def apply_edits(matrix, state, cols):  # [n_rows, n_cols], a data_editor's state, column names -> edited copy
+    """What st.data_editor returns for `matrix` (shown with columns `cols`), computed from the editor's state
+    before the editor is drawn: row position -> column name -> value. A cleared cell, or a value that is not a
+    number, becomes NaN, as in Streamlit; an edit that names no cell is skipped."""
+    out = np.array(matrix, dtype=np.float32)
+    cols = list(cols)
+    for row, cells in (state or {}).get("edited_rows", {}).items():
+        for col, value in cells.items():
+            try:
+                r, c = int(row), cols.index(col)
+            except (TypeError, ValueError):
+                continue
+            if not 0 <= r < out.shape[0]:
+                continue
+            try:
+                with np.errstate(over="ignore"):  # 1e300 -> inf in float32, as in Streamlit; check_matrix says so
+                    out[r, c] = np.nan if value is None else float(value)
+            except (TypeError, ValueError, OverflowError):
+                out[r, c] = np.nan
+    return out
+
+
 def csv_download(data, name, rows=None, cols=None, label=None):
     """A button that downloads the numbers behind a figure as CSV (a DataFrame, or an array with labels)."""
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "attention"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from attention import registry
+from attention.presets import preset_weights
 from attention.run import stages
 from ui.settings import Settings
 
@@ -204,3 +205,35 @@ def test_following_another_word_reruns_only_the_pull_and_the_link_follows(server
     full = messages_after(page, lambda: warmer(page))
     assert 0 < fragment * 2 < full, (fragment, full)  # the word reran only its column; temperature, everything
     assert page.errors == []
+
+
+def test_editing_a_weight_cell_reaches_the_charts_and_the_link(server, page):
+    """/steps reads the editors' edits before it draws them (the editors come after the charts, so their
+    JavaScript does not hold up the first chart). Typed into the real grid, an edit must still reach Q, the
+    softmax weights and the link."""
+    open_page(page, f"{server}/steps", charts=3)
+    grid = page.locator('[data-testid="stDataFrame"]').first  # W_q, the open tab
+    grid.scroll_into_view_if_needed()
+    grid.locator("canvas").first.wait_for(state="visible", timeout=30_000)  # the grid's chunk has loaded
+    page.wait_for_timeout(300)  # and it has laid out its cells
+    box = grid.bounding_box()
+    q_before = first_z(page, 1)
+    page.mouse.click(box["x"] + 10, box["y"] + 35 + 17)  # row 0's index cell (below the 35 px header row)
+    page.keyboard.press("ArrowRight")  # W_q[food, food]
+    page.keyboard.type("5")
+    page.locator("input.gdg-input").wait_for(timeout=30_000)  # the grid's cell editor has opened, holding "5"
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"edits=q\.0\.0%3D5"), timeout=30_000)
+    page.wait_for_function(
+        f"""(prev) => {{ const g = document.querySelectorAll('{CHART}')[1];
+            return !!(g && g._fullData && g._fullData[0] && g._fullData[0].z[0][0] !== prev); }}""",
+        arg=float(q_before[0, 0]),
+        timeout=30_000,
+    )
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60_000)
+    w = preset_weights("identity", 1)
+    w["w_q"][0, 0] = 5.0
+    run = registry.run("lecture", Settings().text, weights=w)
+    np.testing.assert_allclose(first_z(page, 1), stages(run, 0, 0).queries[0], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(first_z(page, 1), q_before)
+    assert page.locator(EXCEPTION).count() == 0 and page.errors == []
