@@ -21,6 +21,17 @@ REPORTS = ROOT / "bench" / "reports"
 SECTIONS = ("backend", "browser", "long", "concurrency")
 
 
+def cpu_model():  # -> str: the CPU's name and widest SIMD (runs on different machines differ by more than noise)
+    try:
+        info = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor() or platform.machine()
+    field = lambda key: next((ln.split(":", 1)[1].strip() for ln in info if ln.startswith(key)), "")  # noqa: E731
+    flags = field("flags").split()
+    simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return ", ".join(x for x in (field("model name"), platform.machine(), simd) if x)
+
+
 def run_section(name, quick, sessions, repeats=None):  # -> dict | list: one section's results
     if name == "backend":
         from bench import backend
@@ -47,7 +58,7 @@ def main(quick=False, only=SECTIONS, sessions=30, out=REPORTS, repeats=None):  #
         quick=quick,
         machine=dict(
             cpus=os.cpu_count(),
-            processor=platform.processor() or platform.machine(),
+            processor=cpu_model(),
             python=platform.python_version(),
             load_before=[round(x, 1) for x in os.getloadavg()],
         ),  # fmt: skip
