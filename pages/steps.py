@@ -86,7 +86,7 @@ def editor_key(name, settings):  # the data_editor key: new preset, n_head or Re
     return f"edit_{name}_{settings.preset}_{settings.n_head}_{st.session_state.setdefault(VERSION, 0)}"
 
 
-def edited_weights(settings):  # -> (edited {name: matrix} or None, preset {name: matrix}, dims, start, errors)
+def edited_weights(settings):  # -> (edited {name: matrix} or None, dims, start {name: matrix}, errors)
     """The weights as edited, read from the editors' state: the editors are drawn after the charts (draw_editors),
     so that their JavaScript does not hold up the first chart. Invalid edits fall back to the preset."""
     base, dims = preset_matrices(settings.preset, settings.n_head)
@@ -101,7 +101,7 @@ def edited_weights(settings):  # -> (edited {name: matrix} or None, preset {name
         edited[name] = matrix
     changed = any(not np.array_equal(edited[n], base[n]) for n in WEIGHT_NAMES)
     sidebar.claim("edits", params.encode_edits(base, edited) if changed else "", "")  # the edits join the link
-    return (edited if changed else None), base, dims, start, errors
+    return (edited if changed else None), dims, start, errors
 
 
 def draw_editors(settings, start, dims, errors):
@@ -169,12 +169,18 @@ page.formula(
 notice_slot = st.container()  # filled at the end, once every control has read the link
 lecture = settings.model == "lecture"
 x_slot = st.container()
-weights, base, dims = None, None, None
+weights, dims = None, None
 if lecture:
     st.subheader("2 · The learned weights W_q, W_k, W_v, W_o  [d_model, d_model]")
     editor_slot = st.container()  # filled last: see edited_weights
-    weights, base, dims, start, errors = edited_weights(settings)
-run = page.load(settings, weights)
+    weights, dims, start, errors = edited_weights(settings)
+try:
+    run = page.load(settings, weights)
+except page.Halt:  # a sentence that stops the page must not cost the edits: an editor not drawn forgets them
+    if lecture:
+        with editor_slot:
+            draw_editors(settings, start, dims, errors)
+    raise
 
 layer, head = min(settings.layer, run.n_layer - 1), min(settings.head, run.n_head - 1)
 rows = [html.unescape(t) for t in token_labels(run.tokens)]  # unique, as typed; figures escape them once

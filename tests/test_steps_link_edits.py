@@ -102,3 +102,18 @@ def test_edits_read_before_the_editor_match_what_the_editor_returns(edited_rows)
     ours = page.apply_edits(start, state, dims)
     np.testing.assert_array_equal(ours, theirs)
     assert np.array_equal(ours, start, equal_nan=True) == (not edited_rows)
+
+
+def test_edits_survive_a_sentence_that_stops_the_page():
+    """The editors are drawn after the charts; when the page stops early (an empty sentence), they must still be
+    drawn, or Streamlit forgets their edits. Mending the sentence brings the edited weights back."""
+    at = ok(app("steps"))
+    ok(edit(at, "w_q", 0, "technology", 2.0))
+    edited_q = panel(charts(at)[1], "Q = X·W_q")
+    text = at.text_area(key="sb_text").value
+    at.text_area(key="sb_text").input("   ").run()
+    assert not at.exception and not charts(at) and at.warning  # stopped, and said why
+    assert len(at.data_editor) == 4  # the editors are still there
+    ok(at.text_area(key="sb_text").input(text).run())
+    np.testing.assert_allclose(panel(charts(at)[1], "Q = X·W_q"), edited_q)
+    assert at.query_params["edits"] in ("q.0.1=2", ["q.0.1=2"])
