@@ -308,7 +308,8 @@ def test_softmax_inplace_refactor_keeps_softmax():
 
 @needs_bundle
 def test_threads_change_no_number():
-    """Heads and GELU rows split across threads compute exactly what one thread computes."""
+    """Heads and GELU rows split across threads compute what one thread computes, to float32 rounding. (Bit for bit
+    on some CPUs; on an AVX-512 one OpenBLAS picks other kernels for other block sizes, and the last bits differ.)"""
     from attention import transformer
 
     text = "The bank of the river was steep, " * 40  # > PARALLEL_FROM tokens, so the work is split
@@ -321,8 +322,8 @@ def test_threads_change_no_number():
     finally:
         transformer.set_workers(before)
     assert alone.n_seq > transformer.PARALLEL_FROM
-    np.testing.assert_array_equal(split.weights, alone.weights)
-    np.testing.assert_array_equal(split.hidden, alone.hidden)
+    np.testing.assert_allclose(split.weights, alone.weights, rtol=0, atol=2e-5)  # weights in [0, 1]
+    np.testing.assert_allclose(split.hidden, alone.hidden, rtol=0, atol=5e-5)  # |hidden| up to ~10: float32 eps x 500
 
 
 def test_one_settings_dict_serves_the_lecture_model_too():

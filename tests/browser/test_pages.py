@@ -44,6 +44,19 @@ def shoot(page, path):  # the whole page: Streamlit scrolls inside its main bloc
     page.set_viewport_size({"width": 1440, "height": 1000})
 
 
+CLIPPED = """() => {  // every tick label and axis title that sticks out of its chart: margins are ours (no automargin)
+  const out = [];
+  for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+    const box = gd.getBoundingClientRect();
+    for (const t of gd.querySelectorAll('.xtick text, .ytick text, .g-xtitle text, .g-ytitle text')) {
+      const r = t.getBoundingClientRect();
+      if (r.width && (r.left < box.left - 1 || r.bottom > box.bottom + 1)) out.push(t.textContent);
+    }
+  }
+  return out;
+}"""
+
+
 @pytest.mark.parametrize("path", PATHS, ids=[p or "overview" for p in PATHS])
 def test_page_renders_cleanly(server, page, screenshots, path):
     open_page(page, f"{server}/{path}")
@@ -52,6 +65,17 @@ def test_page_renders_cleanly(server, page, screenshots, path):
     assert page.locator("h1").count() >= 1
     shoot(page, screenshots / f"{path or 'overview'}.png")
     assert page.errors == [], f"console errors on /{path}: {page.errors}"
+
+
+@pytest.mark.parametrize("query", [{}, {"present": "true"}, {"text": "supercalifragilisticexpialidocious WWWWWWWW ate 猫が魚を食べた"},
+                                   {"model": "minilm", "n_head": "4"}], ids=["lecture", "present", "long-words", "minilm"])  # fmt: skip
+@pytest.mark.parametrize("path", PATHS, ids=[p or "overview" for p in PATHS])
+def test_axis_labels_fit_inside_their_charts(server, page, path, query):
+    """theme() sizes the margins from the labels (plotly's automargin would measure them in the browser on every
+    redraw); no tick label or axis title may be cut off at a chart's left or bottom edge."""
+    open_page(page, f"{server}/{path}?{urlencode(query)}")
+    page.wait_for_timeout(500)  # the last charts of the page are drawn
+    assert page.evaluate(CLIPPED) == []
 
 
 def test_temperature_slider_changes_the_chart(server, page):
