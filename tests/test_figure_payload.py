@@ -4,7 +4,8 @@ all-heads grid averages blocks of tokens above MAX_GRID (exactly, checked agains
 import numpy as np
 import pytest
 
-from attention.figures import heads, heatmaps
+from attention.figures import compare, heads, heatmaps, pull, steps
+from attention.figures.common import subplot_grid
 
 
 def random_weights(rng, n_head, n_seq):  # -> [n_head, n_seq, n_seq], rows sum to 1
@@ -72,15 +73,71 @@ def fast_cases():  # -> figures built with common.fast_figure (plotly's property
         yield heatmaps.attention_heatmap(scores, tokens, kind="scores", show_text=True, key_tokens=tokens[::-1])
         yield heatmaps.row_bars(w[0], tokens, 0)
         yield heatmaps.row_bars(scores[1], tokens, 1, kind="scores", present=True, title="a row")
+        dims = [f"d{j}" for j in range(4)]
+        panels = [steps.Panel("Q", rng.normal(size=(n, 4)), tokens, dims, "[n_seq, d_head]"),
+                  steps.Panel("QKᵀ", scores, tokens, tokens, "[n_seq, n_seq]"),
+                  steps.Panel("softmax", w, tokens, tokens, "[n_seq, n_seq]", kind="weights"),
+                  steps.Panel("mask", np.tril(np.ones((n, n))), tokens, tokens, "[n_seq, n_seq]", kind="mask")]  # fmt: skip
+        yield steps.stage_grid(panels, n_cols=2, present=True, title="a <b>grid</b>")
+        yield heads.head_grid(random_weights(rng, 4, n), tokens, present=True, selected=1)
+        yield compare.attention_pair_figure(tokens, w, tokens[:-1], w[:-1, :-1], present=True)
+        yield compare.difference_figure(tokens, w[0], w[1], "t0")
+    for k in (2, 3):
+        paths = rng.normal(size=(3, 5, k))
+        tokens, reference = ["an", "apple", "pie", "and", "a"], rng.normal(size=(4, k))
+        yield pull.pull_figure(tokens, paths, [0.5, 0.2, 0.1][:k], reference, list("abcd"), ["x", "x", "y", "y"],
+                               selected=1, context=[("pie", 0.4)], present=True, title="pull")  # fmt: skip
+        yield pull.compare_pull_figure(tokens, paths, tokens[:3], paths[:, :3], [0.5, 0.2, 0.1][:k], 1, 1,
+                                       notes=("A: pie", "B: an"))  # fmt: skip
 
 
-@pytest.mark.parametrize("index", range(12))
+N_FAST = sum(1 for _ in fast_cases())
+
+
+@pytest.mark.parametrize("index", range(N_FAST))
 def test_fast_figures_pass_plotlys_own_checks(index):
-    """fast_figure skips plotly's validation for speed; here every such figure goes through it, so a misspelt or
-    invalid property fails a test instead of being dropped silently by the browser."""
+    """fast_figure skips plotly's validation for speed; here every such figure (heatmaps, bars, stage and head
+    grids, the compare and pull figures in 2-D and 3-D) goes through it, so a misspelt or invalid property fails a
+    test instead of being dropped silently by the browser."""
     import plotly.graph_objects as go
 
     fig = list(fast_cases())[index]
     checked = go.Figure(fig.to_dict())  # raises ValueError on any invalid property or value
     assert checked.to_json() == go.Figure(checked.to_dict()).to_json()
-    assert len(checked.data) == 1 and checked.layout.template.layout.paper_bgcolor == "white"
+    assert len(checked.data) >= 1 and checked.layout.template.layout.paper_bgcolor == "white"
+    for trace in (t for t in checked.data if t.type != "scatter3d"):  # on axes the layout defines (a grid's cells)
+        x, y = trace.xaxis or "x", trace.yaxis or "y"
+        assert f"xaxis{x[1:]}" in checked.layout and f"yaxis{y[1:]}" in checked.layout
+
+
+@pytest.mark.parametrize(
+    "grid",
+    [
+        dict(rows=1, cols=1, subplot_titles=["a"]),
+        dict(rows=1, cols=3, subplot_titles=["Q", "K", "V"], column_widths=[4, 7, 9], horizontal_spacing=0.06),
+        dict(rows=2, cols=2, subplot_titles=["a", "b", "c"], column_widths=[0.3, 0.7], horizontal_spacing=0.06,
+             vertical_spacing=0.16),
+        dict(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.55, 0.45]),
+        dict(rows=3, cols=3, subplot_titles=list("abcdefg"), horizontal_spacing=0.05, vertical_spacing=0.1,
+             shared_xaxes=True),
+    ],
+)  # fmt: skip
+def test_subplot_grid_lays_out_what_make_subplots_does(grid):
+    """The figures built from dicts place their cells, axes and cell titles exactly where plotly's make_subplots
+    puts them (compared up to float rounding)."""
+    from plotly.subplots import make_subplots
+
+    expected = make_subplots(**grid).layout.to_plotly_json()
+    expected.pop("template")
+    got = subplot_grid(grid["rows"], grid["cols"], titles=grid.get("subplot_titles", ()),
+                       column_widths=grid.get("column_widths"), row_heights=grid.get("row_heights"),
+                       horizontal_spacing=grid.get("horizontal_spacing", 0.0),
+                       vertical_spacing=grid.get("vertical_spacing", 0.0), shared_xaxes=grid.get("shared_xaxes", False))  # fmt: skip
+    assert set(got) == set(expected)
+    for key, value in expected.items():
+        if key == "annotations":
+            assert len(got[key]) == len(value)
+            for a, b in zip(got[key], value, strict=True):
+                assert (a.pop("x"), a.pop("y")) == pytest.approx((b.pop("x"), b.pop("y"))) and a == b
+        else:
+            assert got[key].pop("domain") == pytest.approx(value.pop("domain")) and got[key] == value

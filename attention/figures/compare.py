@@ -7,9 +7,18 @@ shared word's weight on each context word (summed over repeats), for both senten
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+from plotly.colors import get_colorscale
 
-from .common import SCORES_SCALE, WEIGHTS_SCALE, escape, theme, token_labels
+from .common import (
+    SCORES_SCALE,
+    WEIGHTS_SCALE,
+    axis_names,
+    escape,
+    fast_figure,
+    subplot_grid,
+    theme,
+    token_labels,
+)
 
 A_COLOUR, B_COLOUR = "#4c78a8", "#f58518"
 PRONOUNS = ("it", "he", "she", "they", "this", "that")
@@ -61,30 +70,34 @@ def shared_top(weights):  # [n_seq, n_seq] -> float: the largest finite weight (
 def attention_pair_figure(tokens_a, weights_a, tokens_b, weights_b, titles=("A", "B"), present=False):
     """Two [n_seq, n_seq] weight heatmaps side by side on one shared colour scale, from 0 to the larger of the two
     largest weights (as every weight heatmap: a flat row of 0.1s would be all dark on a 0..1 scale)."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=[escape(t) for t in titles], horizontal_spacing=0.12)
+    layout = subplot_grid(1, 2, titles=[escape(t) for t in titles], horizontal_spacing=0.12)
     top = max(shared_top(weights_a), shared_top(weights_b))
-    for col, (tokens, w) in enumerate(((tokens_a, weights_a), (tokens_b, weights_b)), start=1):
+    data = []
+    for i, (tokens, w) in enumerate(((tokens_a, weights_a), (tokens_b, weights_b))):
         labels = token_labels(tokens)
-        fig.add_trace(
-            go.Heatmap(
+        x_name, y_name = axis_names(i)
+        data.append(
+            dict(
+                type="heatmap",
                 z=np.asarray(w, dtype=np.float32),
                 x=labels,
                 y=labels,
-                colorscale=WEIGHTS_SCALE,
+                colorscale=get_colorscale(WEIGHTS_SCALE),
                 zmin=0.0,
                 zmax=top,
-                showscale=col == 2,
-                colorbar=dict(title="weight"),
+                showscale=i == 1,
+                colorbar=dict(title=dict(text="weight")),
                 hovertemplate="query %{y} → key %{x}: %{z:.3f}<extra></extra>",
-            ),
-            row=1,
-            col=col,
+                xaxis=layout[y_name]["anchor"],
+                yaxis=layout[x_name]["anchor"],
+            )
         )
-        fig.update_yaxes(autorange="reversed", type="category", title="query", row=1, col=col)
-        fig.update_xaxes(type="category", tickangle=-45, title="key", row=1, col=col)
+        layout[y_name].update(autorange="reversed", type="category", title=dict(text="query"))
+        layout[x_name].update(type="category", tickangle=-45, title=dict(text="key"))
+    for note in layout["annotations"]:  # the A / B titles: plotly's default 16 px is lost
+        note["font"] = dict(size=24 if present else 17)
     n = max(len(tokens_a), len(tokens_b))
-    fig.update_annotations(font=dict(size=24 if present else 17))  # the A / B titles: plotly's default 16 px is lost
-    theme(fig, present, height=220 + 24 * n)
+    fig = theme(fast_figure(data, layout), present, height=220 + 24 * n)
     return fig.update_layout(margin=dict(t=54 if present else 40))  # room above the plots for those titles
 
 
@@ -92,28 +105,26 @@ def difference_figure(words, row_a, row_b, word, present=False):  # -> go.Figure
     """Where the shared word looks in A and in B (top), and B − A (bottom, diverging colours)."""
     labels = token_labels(words)
     diff = np.asarray(row_b, dtype=np.float32) - np.asarray(row_a, dtype=np.float32)
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.55, 0.45])
-    for name, row, colour in (("A", row_a, A_COLOUR), ("B", row_b, B_COLOUR)):
-        fig.add_trace(
-            go.Bar(x=labels, y=row, name=f"sentence {name}", marker_color=colour,
-                   hovertemplate="%{x}: %{y:.3f}<extra>" + name + "</extra>"),
-            row=1, col=1,
-        )  # fmt: skip
+    layout = subplot_grid(2, 1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.55, 0.45])
+    data = [
+        dict(type="bar", x=labels, y=row, name=f"sentence {name}", marker=dict(color=colour), xaxis="x", yaxis="y",
+             hovertemplate="%{x}: %{y:.3f}<extra>" + name + "</extra>")
+        for name, row, colour in (("A", row_a, A_COLOUR), ("B", row_b, B_COLOUR))
+    ]  # fmt: skip
     bound = float(np.abs(diff).max()) or 1.0
-    fig.add_trace(
-        go.Bar(
-            x=labels, y=diff, name="B − A", showlegend=False,  # its axis says B − A; a pale swatch would not
-            marker=dict(color=diff, colorscale=SCORES_SCALE, cmin=-bound, cmax=bound),
-            hovertemplate="%{x}: %{y:+.3f}<extra>B − A</extra>",
-        ),
-        row=2, col=1,
+    data.append(
+        dict(
+            type="bar", x=labels, y=diff, name="B − A", showlegend=False,  # its axis says B − A; a pale swatch would not
+            marker=dict(color=diff, colorscale=get_colorscale(SCORES_SCALE), cmin=-bound, cmax=bound),
+            hovertemplate="%{x}: %{y:+.3f}<extra>B − A</extra>", xaxis="x2", yaxis="y2",
+        )
     )  # fmt: skip
     top = max(float(np.max(row_a, initial=0)), float(np.max(row_b, initial=0)), 0.05)
-    fig.update_yaxes(title="weight", range=[0, 1.15 * top], row=1, col=1)  # the bars fill their panel
-    fig.update_yaxes(title="B − A", zeroline=True, row=2, col=1)
-    fig.update_xaxes(type="category", tickangle=-45, row=2, col=1)
-    fig.update_layout(barmode="group", title=f"Where “{escape(word)}” looks")  # legend on the right: clear of the title
-    return theme(fig, present, height=480)
+    layout["yaxis"].update(title=dict(text="weight"), range=[0, 1.15 * top])  # the bars fill their panel
+    layout["yaxis2"].update(title=dict(text="B − A"), zeroline=True)
+    layout["xaxis2"].update(type="category", tickangle=-45)
+    layout.update(barmode="group", title=dict(text=f"Where “{escape(word)}” looks"))  # legend on the right
+    return theme(fast_figure(data, layout), present, height=480)
 
 
 def axis_shift_figure(axis_labels, shift_a, shift_b, word, present=False):  # [n_axes] each -> go.Figure

@@ -11,9 +11,9 @@ import unicodedata
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+from plotly.colors import get_colorscale
 
-from .common import WEIGHTS_SCALE, theme, token_labels
+from .common import WEIGHTS_SCALE, axis_names, fast_figure, subplot_grid, theme, token_labels
 from .heatmaps import MAX_GAP, MAX_HOVER_TEXT, cell_text
 
 MAX_GRID = 128  # cells per side of one small multiple: 12 heads of 512 x 512 would send 3 M cells to the browser
@@ -101,47 +101,46 @@ def head_grid(weights, tokens, titles=None, present=False, selected=None):  # [n
     if selected is not None:
         titles[selected] = f"<b>{titles[selected]} ◀</b>"
     rows, cols = grid_shape(n_head)
-    fig = make_subplots(
-        rows, cols, subplot_titles=titles, horizontal_spacing=0.04, vertical_spacing=0.12 if rows > 1 else 0.1
-    )
+    layout = subplot_grid(
+        rows, cols, titles=titles, horizontal_spacing=0.04, vertical_spacing=0.12 if rows > 1 else 0.1
+    )  # dicts, not make_subplots: ~40 ms less on every rerun of /heads
     show_labels = n_seq <= 14
+    data = []
     for h in range(n_head):
-        r, c = divmod(h, cols)
-        fig.add_trace(
-            go.Heatmap(
-                z=weights[h],
-                x=labels,
-                y=labels,
-                text=cell_text(weights[h]) if n_seq <= MAX_HOVER_TEXT else None,
-                coloraxis="coloraxis",
-                hovertemplate=f"head {h}<br>query %{{y}}<br>key %{{x}}<br>"
-                + ("mean " if size > 1 else "")
-                + ("weight %{text}" if n_seq <= MAX_HOVER_TEXT else "weight %{z:.3f}")
-                + "<extra></extra>",
-                xgap=1 if n_seq <= MAX_GAP else 0,  # n_seq here counts blocks
-                ygap=1 if n_seq <= MAX_GAP else 0,
-            ),
-            r + 1,
-            c + 1,
+        (r, c), (x_name, y_name) = divmod(h, cols), axis_names(h)
+        trace = dict(
+            type="heatmap",
+            z=weights[h],
+            x=labels,
+            y=labels,
+            coloraxis="coloraxis",
+            hovertemplate=f"head {h}<br>query %{{y}}<br>key %{{x}}<br>"
+            + ("mean " if size > 1 else "")
+            + ("weight %{text}" if n_seq <= MAX_HOVER_TEXT else "weight %{z:.3f}")
+            + "<extra></extra>",
+            xgap=1 if n_seq <= MAX_GAP else 0,  # n_seq here counts blocks
+            ygap=1 if n_seq <= MAX_GAP else 0,
+            xaxis=layout[y_name]["anchor"],
+            yaxis=layout[x_name]["anchor"],
         )
-        fig.update_xaxes(
-            type="category", showticklabels=show_labels and r == rows - 1, tickangle=-45, row=r + 1, col=c + 1
-        )
-        fig.update_yaxes(
-            type="category", autorange="reversed", showticklabels=show_labels and c == 0, row=r + 1, col=c + 1
-        )
-    fig.update_layout(
+        if n_seq <= MAX_HOVER_TEXT:
+            trace["text"] = cell_text(weights[h])
+        data.append(trace)
+        layout[x_name].update(type="category", showticklabels=show_labels and r == rows - 1, tickangle=-45)
+        layout[y_name].update(type="category", autorange="reversed", showticklabels=show_labels and c == 0)
+    layout.update(
         coloraxis=dict(
-            colorscale=WEIGHTS_SCALE,
+            colorscale=get_colorscale(WEIGHTS_SCALE),
             cmin=0.0,
             cmax=max(float(weights.max(initial=0.0)), 0.05),
             colorbar=dict(title=dict(text="weight")),
         ),  # fmt: skip
         plot_bgcolor="#f0f0f0",
-        title=dict(text=note, font=dict(size=13)) if note else None,
     )
+    if note:
+        layout["title"] = dict(text=note, font=dict(size=13))
     per_row = 300 if cols > 2 else 380
-    return theme(fig, present, height=120 + per_row * rows)
+    return theme(fast_figure(data, layout), present, height=120 + per_row * rows)
 
 
 def layer_head_grid(values, title="Mean entropy (bits) per layer and head", present=False, selected=None):

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+from plotly.colors import get_colorscale
 
-from .common import SCORES_SCALE, WEIGHTS_SCALE, escape, theme
+from .common import SCORES_SCALE, WEIGHTS_SCALE, axis_names, escape, fast_figure, subplot_grid, theme
 from .heatmaps import ticks
 
 CELL_TEXT_MAX = 16  # write the numbers into the cells when both sides are at most this long
@@ -54,7 +54,7 @@ def cell_text(matrix, kind):  # [r, c] -> [r, c] str
     return np.where(np.isneginf(matrix), "−∞", text)
 
 
-def heatmap(panel, show_text=None):  # Panel -> go.Heatmap
+def heatmap(panel, show_text=None):  # Panel -> heatmap trace (a dict, for common.fast_figure)
     """One panel as a heatmap; -inf (masked) cells are left blank and labelled −∞."""
     m = panel.matrix
     z = np.where(np.isfinite(m), m, np.nan)  # JSON has no -inf; a gap reads as "masked"
@@ -64,59 +64,63 @@ def heatmap(panel, show_text=None):  # Panel -> go.Heatmap
         show_text = max(m.shape) <= CELL_TEXT_MAX
     if panel.kind == "weights":
         top = float(np.nanmax(z)) if np.isfinite(z).any() else 1.0  # as every weight heatmap: flat rows show contrast
-        colour = dict(colorscale=WEIGHTS_SCALE, zmin=0.0, zmax=max(top, 0.05))
+        colour = dict(colorscale=get_colorscale(WEIGHTS_SCALE), zmin=0.0, zmax=max(top, 0.05))
     elif panel.kind == "mask":
         colour = dict(colorscale=[[0, "#eeeeee"], [1, "#4c78a8"]], zmin=0.0, zmax=1.0)
     else:
         bound = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
-        colour = dict(colorscale=SCORES_SCALE, zmid=0.0, zmin=-(bound or 1.0), zmax=bound or 1.0)
+        colour = dict(colorscale=get_colorscale(SCORES_SCALE), zmid=0.0, zmin=-(bound or 1.0), zmax=bound or 1.0)
     # per-cell strings only where they can be read; a 512 x 512 matrix hovers its number instead
     small = m.size <= HOVER_TEXT_MAX
-    return go.Heatmap(
+    trace = dict(
+        type="heatmap",
         z=z,
         x=[escape(c) for c in panel.cols],
         y=[escape(r) for r in panel.rows],
-        text=cell_text(m, panel.kind) if small else None,
-        texttemplate="%{text}" if show_text and small else None,
-        hovertemplate="%{y} · %{x}: "
-        + ("%{text}" if small else "%{z:.3f}")
-        + "<extra>"
-        + escape(panel.name)
-        + "</extra>",
+        hovertemplate=f"%{{y}} · %{{x}}: {'%{text}' if small else '%{z:.3f}'}<extra>{escape(panel.name)}</extra>",
         showscale=False,
         xgap=1 if max(m.shape) <= MAX_TICKS else 0,  # gaps would swallow cells a pixel wide
         ygap=1 if max(m.shape) <= MAX_TICKS else 0,
         **colour,
     )
+    if small:
+        trace["text"] = cell_text(m, panel.kind)
+        if show_text:
+            trace["texttemplate"] = "%{text}"
+    return trace
 
 
 def stage_grid(panels, n_cols=None, present=False, title=None):  # list[Panel] -> go.Figure
-    """Several stages side by side, each titled with its formula and shape; rows read top to bottom."""
+    """Several stages side by side, each titled with its formula and shape; rows read top to bottom.
+    Built from dicts (common.subplot_grid, fast_figure): make_subplots and plotly's per-axis updates took ~80 ms a
+    grid, four grids on every rerun of /steps."""
     n_cols = n_cols or len(panels)
     n_rows = -(-len(panels) // n_cols)
     widths = [max(p.matrix.shape[1] for p in panels[c::n_cols]) + 3 for c in range(n_cols)]
-    fig = make_subplots(
-        rows=n_rows,
-        cols=n_cols,
-        subplot_titles=[escape(p.title) for p in panels],
-        column_widths=[w / sum(widths) for w in widths],
+    layout = subplot_grid(
+        n_rows,
+        n_cols,
+        titles=[escape(p.title) for p in panels],
+        column_widths=widths,
         horizontal_spacing=0.06 if n_cols > 1 else 0.0,
         vertical_spacing=0.16 if n_rows > 1 else 0.0,
     )
+    data = []
     for i, panel in enumerate(panels):
-        r, c = divmod(i, n_cols)
-        fig.add_trace(heatmap(panel), row=r + 1, col=c + 1)
+        trace = heatmap(panel)
+        x_name, y_name = axis_names(i)
+        trace.update(xaxis=layout[y_name]["anchor"], yaxis=layout[x_name]["anchor"])
+        data.append(trace)
         # every label shown (plotly skips some on crowded axes, and a skipped token is a lost row), unless there
         # are too many to read anyway (a real model's 384 features): then every k-th, as on the other heatmaps
         every = lambda labels: dict(tickmode="array", tickvals=labels) if len(labels) <= MAX_TICKS else ticks(labels)  # noqa: E731
-        fig.update_yaxes(autorange="reversed", type="category", **every(fig.data[-1].y), row=r + 1, col=c + 1)
-        crowded = dict(tickangle=-90, tickfont=dict(size=10)) if len(fig.data[-1].x) > CELL_TEXT_MAX else {}
-        fig.update_xaxes(
-            type="category", **{"tickangle": -45, **crowded}, **every(fig.data[-1].x), row=r + 1, col=c + 1
-        )
+        layout[y_name].update(autorange="reversed", type="category", **every(trace["y"]))
+        crowded = dict(tickangle=-90, tickfont=dict(size=10)) if len(trace["x"]) > CELL_TEXT_MAX else {}
+        layout[x_name].update(type="category", **{"tickangle": -45, **crowded}, **every(trace["x"]))
+    if title:
+        layout["title"] = dict(text=title)
     tallest = max(p.matrix.shape[0] for p in panels)
-    fig.update_layout(title=title)
-    return theme(fig, present, height=n_rows * (120 + min(26 * tallest, MAX_PANEL_PX)))
+    return theme(fast_figure(data, layout), present, height=n_rows * (120 + min(26 * tallest, MAX_PANEL_PX)))
 
 
 def panels_table(panels):  # list[Panel] -> DataFrame (stage, shape, row, column, value)
