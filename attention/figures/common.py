@@ -107,13 +107,13 @@ def fit_margins(fig, size):  # go.Figure, font px -> (left, bottom) px: room for
     traces = [{"type": t.type, **{k: getattr(t, k, None) for k in ("x", "y", "xaxis", "yaxis")}} for t in fig.data]
     cartesian = any(t["type"] != "scatter3d" for t in traces)
     left = bottom = 0.0
-    for name in sorted(axes, key=lambda k: k[0]):  # x axes first, as plotly lists them
-        axis = axes[name]
+    for name, axis in axes.items():
         labels = axis_labels(axis, name, traces) if cartesian else []
         tick = axis.get("tickfont", {}).get("size") or size
         title = axis.get("title")
-        title = size * 1.15 + 12 if (title.get("text") if isinstance(title, dict) else title) else 0.0  # its line
-        wide = text_px(labels, tick)  # and plotly_white's standoff
+        title = title.get("text") if isinstance(title, dict) else title
+        title = size * 1.15 + 12 if title else 0.0  # the title's line and plotly_white's standoff
+        wide = text_px(labels, tick)
         if name.startswith("y"):
             left = max(left, (wide + 6 if labels else 0.0) + title)
         else:
