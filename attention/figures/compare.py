@@ -13,6 +13,7 @@ from .common import (
     SCORES_SCALE,
     WEIGHTS_SCALE,
     axis_names,
+    axis_refs,
     escape,
     fast_figure,
     subplot_grid,
@@ -88,8 +89,7 @@ def attention_pair_figure(tokens_a, weights_a, tokens_b, weights_b, titles=("A",
                 showscale=i == 1,
                 colorbar=dict(title=dict(text="weight")),
                 hovertemplate="query %{y} → key %{x}: %{z:.3f}<extra></extra>",
-                xaxis=layout[y_name]["anchor"],
-                yaxis=layout[x_name]["anchor"],
+                **axis_refs(i),
             )
         )
         layout[y_name].update(autorange="reversed", type="category", title=dict(text="query"))

@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import get_colorscale
 
-from .common import WEIGHTS_SCALE, axis_names, fast_figure, subplot_grid, theme, token_labels
+from .common import WEIGHTS_SCALE, axis_names, axis_refs, fast_figure, subplot_grid, theme, token_labels
 from .heatmaps import MAX_GAP, MAX_HOVER_TEXT, cell_text
 
 MAX_GRID = 128  # cells per side of one small multiple: 12 heads of 512 x 512 would send 3 M cells to the browser
@@ -120,8 +120,7 @@ def head_grid(weights, tokens, titles=None, present=False, selected=None):  # [n
             + "<extra></extra>",
             xgap=1 if n_seq <= MAX_GAP else 0,  # n_seq here counts blocks
             ygap=1 if n_seq <= MAX_GAP else 0,
-            xaxis=layout[y_name]["anchor"],
-            yaxis=layout[x_name]["anchor"],
+            **axis_refs(h),
         )
         if n_seq <= MAX_HOVER_TEXT:
             trace["text"] = cell_text(weights[h])

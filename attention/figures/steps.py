@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import get_colorscale
 
-from .common import SCORES_SCALE, WEIGHTS_SCALE, axis_names, escape, fast_figure, subplot_grid, theme
+from .common import SCORES_SCALE, WEIGHTS_SCALE, axis_names, axis_refs, escape, fast_figure, subplot_grid, theme
 from .heatmaps import ticks
 
 CELL_TEXT_MAX = 16  # write the numbers into the cells when both sides are at most this long
@@ -107,9 +107,8 @@ def stage_grid(panels, n_cols=None, present=False, title=None):  # list[Panel] -
     )
     data = []
     for i, panel in enumerate(panels):
-        trace = heatmap(panel)
+        trace = heatmap(panel) | axis_refs(i)
         x_name, y_name = axis_names(i)
-        trace.update(xaxis=layout[y_name]["anchor"], yaxis=layout[x_name]["anchor"])
         data.append(trace)
         # every label shown (plotly skips some on crowded axes, and a skipped token is a lost row), unless there
         # are too many to read anyway (a real model's 384 features): then every k-th, as on the other heatmaps
