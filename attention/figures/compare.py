@@ -107,7 +107,7 @@ def difference_figure(words, row_a, row_b, word, present=False):  # -> go.Figure
     diff = np.asarray(row_b, dtype=np.float32) - np.asarray(row_a, dtype=np.float32)
     layout = subplot_grid(2, 1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.55, 0.45])
     data = [
-        dict(type="bar", x=labels, y=row, name=f"sentence {name}", marker=dict(color=colour), xaxis="x", yaxis="y",
+        dict(type="bar", x=labels, y=row, name=f"sentence {name}", marker=dict(color=colour), **axis_refs(0),
              hovertemplate="%{x}: %{y:.3f}<extra>" + name + "</extra>")
         for name, row, colour in (("A", row_a, A_COLOUR), ("B", row_b, B_COLOUR))
     ]  # fmt: skip
@@ -116,7 +116,7 @@ def difference_figure(words, row_a, row_b, word, present=False):  # -> go.Figure
         dict(
             type="bar", x=labels, y=diff, name="B − A", showlegend=False,  # its axis says B − A; a pale swatch would not
             marker=dict(color=diff, colorscale=get_colorscale(SCORES_SCALE), cmin=-bound, cmax=bound),
-            hovertemplate="%{x}: %{y:+.3f}<extra>B − A</extra>", xaxis="x2", yaxis="y2",
+            hovertemplate="%{x}: %{y:+.3f}<extra>B − A</extra>", **axis_refs(1),
         )
     )  # fmt: skip
     top = max(float(np.max(row_a, initial=0)), float(np.max(row_b, initial=0)), 0.05)
