@@ -9,10 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import get_colorscale
 
-from .common import SCORES_SCALE, WEIGHTS_SCALE, axis_names, axis_refs, escape, fast_figure, subplot_grid, theme
-from .heatmaps import ticks
+from .common import axis_names, axis_refs, escape, fast_figure, subplot_grid, theme
+from .heatmaps import colour_range, ticks
 
 CELL_TEXT_MAX = 16  # write the numbers into the cells when both sides are at most this long
 KINDS = ("signed", "weights", "mask")
@@ -62,14 +61,10 @@ def heatmap(panel, show_text=None):  # Panel -> heatmap trace (a dict, for commo
         z = (m > 0).astype(np.uint8)  # 1 byte a cell: a 512 x 512 mask ships as 256 KB, not 1 MB
     if show_text is None:
         show_text = max(m.shape) <= CELL_TEXT_MAX
-    if panel.kind == "weights":
-        top = float(np.nanmax(z)) if np.isfinite(z).any() else 1.0  # as every weight heatmap: flat rows show contrast
-        colour = dict(colorscale=get_colorscale(WEIGHTS_SCALE), zmin=0.0, zmax=max(top, 0.05))
-    elif panel.kind == "mask":
+    if panel.kind == "mask":
         colour = dict(colorscale=[[0, "#eeeeee"], [1, "#4c78a8"]], zmin=0.0, zmax=1.0)
-    else:
-        bound = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
-        colour = dict(colorscale=get_colorscale(SCORES_SCALE), zmid=0.0, zmin=-(bound or 1.0), zmax=bound or 1.0)
+    else:  # as every heatmap: weights from 0 to the largest (flat rows show contrast), scores symmetric around 0
+        colour = colour_range(m, "weights" if panel.kind == "weights" else "scores")
     # per-cell strings only where they can be read; a 512 x 512 matrix hovers its number instead
     small = m.size <= HOVER_TEXT_MAX
     trace = dict(
