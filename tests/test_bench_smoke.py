@@ -49,6 +49,25 @@ def test_report_states_each_target_and_misses():
     assert "45.0 MB | **missed**" in targets
 
 
+def test_pages_compare_with_the_floor_at_the_same_kind_of_url():
+    def load(first, every):  # ms -> what interleaved_loads reports for one URL
+        return dict(n_charts=1, cold_all_ms=every, first=dict(p50=first, p95=first), all=dict(p50=every, p95=every))
+
+    b = dict(floor_load=load(1000, 1100), floor_page_load=load(1200, 1250),
+             pages=dict(overview=load(1250, 1300), scores=load(1500, 2500)))  # fmt: skip
+    browser.floor_ratios(b)
+    assert (b["pages"]["overview"]["first_ratio"], b["pages"]["overview"]["all_ratio"]) == (1.25, 1.18)  # 1300/1100
+    assert (b["pages"]["scores"]["first_ratio"], b["pages"]["scores"]["all_ratio"]) == (1.25, 2.0)  # 1500/1200
+    assert b["pages"]["scores"]["first_ratio_root"] == 1.5
+    b.update(floor_change=dict(n=1, failures=0, p50=100, p95=100), change_lecture=dict(n=1, failures=0, p50=140,
+                                                                                      p95=150, ratio=1.4))  # fmt: skip
+    md = report.markdown(dict(started="now", machine=dict(cpus=2, processor="x", python="3", load_before=[1, 1, 1]),
+                              browser=b))  # fmt: skip
+    assert "| floor app at /page | 1 | 1,200 ms |" in md
+    assert "scores: first chart ≤ 1.3x the floor's | 1.25x | **met**" in md
+    assert "| scores | 1 | 1,500 ms | 1,500 ms | 2,500 ms | 2,500 ms | 1.25x | 2.0x | 1.5x |" in md
+
+
 @pytest.mark.browser
 def test_floor_app_load_and_slider_change_are_detected(playwright):
     p = playwright  # the run's one Playwright (tests/conftest.py): a second sync_playwright() would fail
@@ -57,10 +76,12 @@ def test_floor_app_load_and_slider_change_are_detected(playwright):
     with browser.serve(browser.FLOOR, log_name="server-smoke.log") as (url, proc):
         b = browser.launch(p)
         load = browser.page_loads(b, browser.url_for(url, n=4), repeats=1)
+        at_page = browser.page_loads(b, browser.url_for(url, browser.FLOOR_PAGE, n=4), repeats=1)
         samples, failures = browser.control_changes(b, browser.url_for(url, n=4), n_changes=2)
         b.close()
         assert browser.rss_mb(proc.pid) > 10
     assert load["n_charts"] == 1 and load["errors"] == []
+    assert at_page["n_charts"] == 1 and at_page["errors"] == []  # a page's URL shows the floor's one page too
     assert 0 < load["first"]["p50"] <= load["all"]["p50"]
     assert failures == 0 and len(samples) == 2  # each slider step changed the heatmap's numbers
 
