@@ -64,7 +64,7 @@ def test_long_pull_figure_joins_the_paths_into_one_trace():
 
 def fast_cases():  # -> figures built with common.fast_figure (plotly's property checks skipped when built)
     rng = np.random.default_rng(3)
-    for n in (3, heatmaps.MAX_GAP + 1, heatmaps.MAX_HOVER_TEXT + 1):
+    for n in (3, heatmaps.MAX_GAP + 1, heatmaps.MAX_HOVER_TEXT + 1, heatmaps.MAX_SIDE + 3):  # the last one pooled
         w = random_weights(rng, 1, n)[0]
         tokens = [f"t{i}" for i in range(n)]
         scores = np.log(w)

@@ -114,3 +114,39 @@ def test_cosine_shift_is_the_change_of_direction_not_of_length():
     after = np.array([0.0, 4.0, 0.0])  # turned toward axis 1
     shift = cosine_shift(before, after)
     np.testing.assert_allclose(shift, [0 - 0.6, 1 - 0.8, 0], atol=1e-6)
+
+
+def test_long_pair_stays_one_screen_high_and_labels_every_kth_token():
+    from attention.figures.compare import MAX_PAIR_PX, MAX_PAIR_TICKS
+    from attention.figures.heatmaps import MAX_TICKS
+
+    n = 200  # long, but not yet pooled (see the next test)
+    tokens = [f"w{i}" for i in range(n)]
+    w = np.full((n, n), 1.0 / n, dtype=np.float32)
+    fig = attention_pair_figure(tokens, w, B, np.eye(len(B)))
+    assert fig.layout.height == 220 + MAX_PAIR_PX  # was 220 + 24 * 200 = 5,020 px
+    shown = list(fig.layout.yaxis.tickvals)
+    assert 1 < len(shown) <= MAX_TICKS and shown[0] == "w0"
+    keys = list(fig.layout.xaxis.tickvals)  # half a page wide: fewer key labels
+    assert 1 < len(keys) <= MAX_PAIR_TICKS and keys[0] == "w0" and set(keys) <= set(tokens)
+    assert len(decode(spec(fig)["data"][0]["y"])) == n  # every row is still drawn; hover names each one
+    assert fig.layout.xaxis2.tickvals is None  # the short sentence keeps plotly's own labels
+    assert attention_pair_figure(A, np.eye(5), B, np.eye(4)).layout.height == 220 + 24 * 5
+
+
+def test_a_512_token_pair_is_drawn_as_means_of_blocks_and_says_so():
+    from attention.figures.heatmaps import MAX_SIDE
+
+    n = 2 * MAX_SIDE
+    rng = np.random.default_rng(1)
+    w = rng.random((n, n)).astype(np.float32)
+    fig = attention_pair_figure([f"w{i}" for i in range(n)], w, B, np.eye(len(B)))
+    s = spec(fig)
+    z = decode(s["data"][0]["z"])
+    naive = np.array([[w[2 * i : 2 * i + 2, 2 * j : 2 * j + 2].mean() for j in range(n // 2)] for i in range(n // 2)])
+    np.testing.assert_allclose(z, naive, rtol=1e-6)
+    assert list(decode(s["data"][0]["y"])[:2]) == ["w0 …", "w2 …"] and len(decode(s["data"][0]["x"])) == n // 2
+    assert "mean" in s["data"][0]["hovertemplate"] and "mean" not in s["data"][1]["hovertemplate"]
+    titles = [a["text"] for a in s["layout"]["annotations"]]
+    assert titles == ["A · each cell a block of 2 tokens", "B"]
+    assert s["data"][0]["zmax"] == pytest.approx(1.0)  # B's identity: both share one scale

@@ -10,6 +10,7 @@ from attention.core import causal_mask, multi_head_attention
 from attention.figures.steps import (
     Panel,
     panels_table,
+    pooled,
     saturation_figure,
     saturation_table,
     stage_grid,
@@ -161,3 +162,58 @@ def test_long_panels_stay_a_screen_tall_and_name_every_kth_token():
     assert MAX_TICKS >= len(shown) > 1 and set(shown) <= set(tokens) and len(fig.data[0].y) == n
     small = stage_grid([Panel("W", np.eye(4, dtype=np.float32), tokens[:4], tokens[:4], "[4, 4]", "weights")])
     assert list(small.layout.yaxis.tickvals) == tokens[:4]  # short: every token named
+
+
+def naive_blocks(m, size_r, size_c, reduce):  # the reference: a loop over blocks
+    r, c = -(-m.shape[0] // size_r), -(-m.shape[1] // size_c)
+    return np.array([[reduce(m[i * size_r : (i + 1) * size_r, j * size_c : (j + 1) * size_c]) for j in range(c)]
+                     for i in range(r)])  # fmt: skip
+
+
+@pytest.mark.parametrize("n_rows,n_cols,max_n", [(512, 384, 256), (300, 7, 128), (9, 9, 4), (5, 5, 5)])
+def test_block_reduce_matches_a_loop_and_skips_masked_cells(n_rows, n_cols, max_n):
+    from attention.figures.heatmaps import block_labels, block_reduce, blocks
+
+    rng = np.random.default_rng(n_rows)
+    m = rng.standard_normal((n_rows, n_cols)).astype(np.float32)
+    m[rng.random(m.shape) < 0.3] = -np.inf  # masked scores
+    rows, cols = blocks(n_rows, max_n), blocks(n_cols, max_n)
+    assert len(rows) <= max_n and rows[0] == 0 and len(set(np.diff(rows))) <= 1
+    size_r, size_c = (int(np.diff(s)[0]) if len(s) > 1 else len(m) for s in (rows, cols))
+
+    def mean_finite(b):
+        f = b[np.isfinite(b)]
+        return f.mean() if f.size else -np.inf
+
+    np.testing.assert_allclose(
+        block_reduce(m, rows, cols), naive_blocks(m, size_r, size_c, mean_finite), rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_array_equal(block_reduce(m, rows, cols, "max"), naive_blocks(m, size_r, size_c, np.max))
+    labels = block_labels([f"t{i}" for i in range(n_rows)], rows)
+    assert len(labels) == len(set(labels)) == len(rows)
+    assert labels[0] == ("t0" if size_r == 1 else "t0 …") and labels[1] == f"t{size_r}" + (" …" if size_r > 1 else "")
+
+
+def test_a_512_token_grid_draws_blocks_of_two_tokens_but_keeps_the_features_and_the_full_shapes():
+    from attention.figures.heatmaps import MAX_SIDE
+
+    n, d = 2 * MAX_SIDE, 24
+    rng = np.random.default_rng(5)
+    tokens, features = [f"t{i}" for i in range(n)], [f"f{i}" for i in range(d)]
+    scores = rng.standard_normal((n, n)).astype(np.float32)
+    mask = np.tril(np.ones((n, n), dtype=bool))
+    q = rng.standard_normal((n, d)).astype(np.float32)
+    panels = [Panel("QKᵀ", scores, tokens, tokens, "[n_seq, n_seq]"),
+              Panel("mask", mask, tokens, tokens, "[n_seq, n_seq]", "mask"),
+              Panel("Q", q, tokens, features, "[n_seq, d_head]")]  # fmt: skip
+    s = spec(stage_grid(panels, n_cols=3))
+    z_scores, z_mask, z_q = (decode(t["z"]) for t in s["data"])
+    np.testing.assert_allclose(z_scores, naive_blocks(scores, 2, 2, np.mean), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(z_mask, naive_blocks(mask.astype(np.uint8), 2, 2, np.max))  # diagonal stays allowed
+    np.testing.assert_allclose(z_q, naive_blocks(q, 2, 1, np.mean), rtol=1e-5, atol=1e-6)  # rows pooled, features whole
+    assert list(decode(s["data"][2]["x"])) == features and list(decode(s["data"][2]["y"])[:1]) == ["t0 …"]
+    titles = [a["text"] for a in s["layout"]["annotations"]]
+    assert titles[0].endswith("[512, 512]") and titles[2].endswith("[512, 24]")  # what was computed, not drawn
+    assert "mean" in s["data"][0]["hovertemplate"] and "mean" not in s["data"][1]["hovertemplate"]
+    short = Panel("Q", q[:MAX_SIDE], tokens[:MAX_SIDE], features, "[n_seq, d_head]")
+    assert pooled(short) is short  # up to MAX_SIDE tokens every cell is drawn

@@ -20,8 +20,11 @@ from .common import (
     theme,
     token_labels,
 )
+from .heatmaps import MAX_SIDE, block_labels, block_reduce, blocks, ticks
 
 A_COLOUR, B_COLOUR = "#4c78a8", "#f58518"
+MAX_PAIR_TICKS = 20  # key labels a panel names at most: half a page wide, 40 slanted labels overlap
+MAX_PAIR_PX = 700  # the pair's plot height at most: 24 px a row up to 29 rows; 512 rows made a 12,500 px figure
 PRONOUNS = ("it", "he", "she", "they", "this", "that")
 
 
@@ -68,14 +71,25 @@ def shared_top(weights):  # [n_seq, n_seq] -> float: the largest finite weight (
     return max(float(w.max()) if w.size else 1.0, 0.05)
 
 
+def pooled(tokens, weights, max_side=MAX_SIDE):  # n_seq, [n_seq, n_seq] -> (labels, [n_bin, n_bin], tokens a bin)
+    """A long sentence's weights as the means of blocks of consecutive tokens (512 -> 256 blocks of 2)."""
+    labels, w = token_labels(tokens), np.asarray(weights, dtype=np.float32)
+    starts = blocks(len(labels), max_side)
+    if len(starts) == len(labels):
+        return labels, w, 1
+    return block_labels(labels, starts), block_reduce(w, starts, starts), int(starts[1])
+
+
 def attention_pair_figure(tokens_a, weights_a, tokens_b, weights_b, titles=("A", "B"), present=False):
     """Two [n_seq, n_seq] weight heatmaps side by side on one shared colour scale, from 0 to the larger of the two
     largest weights (as every weight heatmap: a flat row of 0.1s would be all dark on a 0..1 scale)."""
-    layout = subplot_grid(1, 2, titles=[escape(t) for t in titles], horizontal_spacing=0.12)
-    top = max(shared_top(weights_a), shared_top(weights_b))
+    pair = [pooled(tokens_a, weights_a), pooled(tokens_b, weights_b)]  # long sentences as blocks of tokens
+    titles = [escape(t) + (f" · each cell a block of {size} tokens" if size > 1 else "")
+              for t, (_, _, size) in zip(titles, pair, strict=True)]  # fmt: skip
+    layout = subplot_grid(1, 2, titles=titles, horizontal_spacing=0.12)
+    top = max(shared_top(pair[0][1]), shared_top(pair[1][1]))
     data = []
-    for i, (tokens, w) in enumerate(((tokens_a, weights_a), (tokens_b, weights_b))):
-        labels = token_labels(tokens)
+    for i, (labels, w, size) in enumerate(pair):
         x_name, y_name = axis_names(i)
         data.append(
             dict(
@@ -88,16 +102,16 @@ def attention_pair_figure(tokens_a, weights_a, tokens_b, weights_b, titles=("A",
                 zmax=top,
                 showscale=i == 1,
                 colorbar=dict(title=dict(text="weight")),
-                hovertemplate="query %{y} → key %{x}: %{z:.3f}<extra></extra>",
+                hovertemplate="query %{y} → key %{x}: " + ("mean " if size > 1 else "") + "%{z:.3f}<extra></extra>",
                 **axis_refs(i),
             )
         )
-        layout[y_name].update(autorange="reversed", type="category", title=dict(text="query"))
-        layout[x_name].update(type="category", tickangle=-45, title=dict(text="key"))
+        layout[y_name].update(autorange="reversed", type="category", title=dict(text="query"), **ticks(labels))
+        layout[x_name].update(type="category", tickangle=-45, title=dict(text="key"), **ticks(labels, MAX_PAIR_TICKS))
     for note in layout["annotations"]:  # the A / B titles: plotly's default 16 px is lost
         note["font"] = dict(size=24 if present else 17)
     n = max(len(tokens_a), len(tokens_b))
-    fig = theme(fast_figure(data, layout), present, height=220 + 24 * n)
+    fig = theme(fast_figure(data, layout), present, height=220 + min(24 * n, MAX_PAIR_PX))
     return fig.update_layout(margin=dict(t=54 if present else 40))  # room above the plots for those titles
 
 

@@ -18,6 +18,7 @@ MAX_HOVER_TEXT = 64  # above this n_seq the hover reads z itself: n_seq² text s
 MAX_GAP = 32  # n_seq up to which cells are separated by a 1-pixel gap; beyond, gaps eat the cells and slow drawing
 MAX_TICKS = 40  # category labels per axis at most: past that every k-th token is labelled (hover names each one)
 MAX_BAR_TEXT = 24  # n_seq up to which every bar is labelled; beyond, the labels overlap and hover reads the value
+MAX_SIDE = 256  # token cells a side of a /steps or /compare panel at most: 512 tokens are drawn as blocks of 2
 STAGE_TITLES = {
     "raw": "Raw scores QKᵀ",
     "scaled": "Scaled scores QKᵀ / √d_head",
@@ -51,11 +52,32 @@ def colour_range(matrix, kind):  # -> dict(colorscale=..., zmin=..., zmax=..., [
     return dict(colorscale=get_colorscale(SCORES_SCALE), zmin=-bound, zmax=bound, zmid=0.0)
 
 
-def ticks(labels):  # -> axis settings: every label, or every k-th when there are more than MAX_TICKS
+def blocks(n, max_n):  # -> starts [n_bin]: n positions cut into equal consecutive blocks, at most max_n of them
+    return np.arange(0, n, -(-n // max_n))
+
+
+def block_labels(labels, starts):  # n labels, [n_bin] -> n_bin labels: a block's first label, "bank (14) …"
+    """Short enough for a tick, unique when the labels are; the page says how many tokens a block holds."""
+    size = np.diff(np.append(starts, len(labels)))
+    return [labels[a] if k == 1 else f"{labels[a]} …" for a, k in zip(starts, size, strict=True)]
+
+
+def block_reduce(matrix, row_starts, col_starts, how="mean"):  # [n_rows, n_cols] -> [n_row_bins, n_col_bins]
+    """Each block's mean over its finite cells (−∞ where it has none), or with how="max" its largest cell."""
+    m = np.asarray(matrix, dtype=np.float64)
+    if how == "max":
+        return np.maximum.reduceat(np.maximum.reduceat(m, row_starts, axis=0), col_starts, axis=1).astype(np.float32)
+    ok = np.isfinite(m)
+    sums = np.add.reduceat(np.add.reduceat(np.where(ok, m, 0.0), row_starts, axis=0), col_starts, axis=1)
+    counts = np.add.reduceat(np.add.reduceat(ok.astype(np.float64), row_starts, axis=0), col_starts, axis=1)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), -np.inf).astype(np.float32)
+
+
+def ticks(labels, max_ticks=MAX_TICKS):  # -> axis settings: every label, or every k-th when there are more
     """Left to plotly, hundreds of category labels are each measured and laid out (half a second at 512 tokens)."""
-    if len(labels) <= MAX_TICKS:
+    if len(labels) <= max_ticks:
         return {}
-    shown = list(labels[:: -(-len(labels) // MAX_TICKS)])
+    shown = list(labels[:: -(-len(labels) // max_ticks)])
     return dict(tickmode="array", tickvals=shown, ticktext=shown)
 
 

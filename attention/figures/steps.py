@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .common import axis_names, axis_refs, escape, fast_figure, subplot_grid, theme
-from .heatmaps import colour_range, ticks
+from .heatmaps import MAX_SIDE, block_labels, block_reduce, blocks, colour_range, ticks
 
 CELL_TEXT_MAX = 16  # write the numbers into the cells when both sides are at most this long
 KINDS = ("signed", "weights", "mask")
@@ -30,6 +30,7 @@ class Panel:
     cols: list  # n_cols labels
     shape: str  # "[n_seq, d_head]"
     kind: str = "signed"  # signed (diverging around 0) | weights (0 to the largest) | mask (allowed or not)
+    averaged: bool = False  # each cell is the mean of a block of tokens (see pooled)
 
     def __post_init__(self):
         self.matrix = np.asarray(self.matrix, dtype=np.float32)
@@ -41,8 +42,27 @@ class Panel:
             raise ValueError(f"kind must be one of {KINDS} (got {self.kind!r})")
 
     @property
+    def token_axes(self):  # (bool, bool): which sides count tokens, read from the shape: "[n_seq, d_head]"
+        return tuple(d.strip() == "n_seq" for d in self.shape.strip("[]").split(","))
+
+    @property
     def title(self):  # "Q = X·W_q  [n_seq, d_head] = [9, 4]"
         return f"{self.name}  {self.shape} = [{self.matrix.shape[0]}, {self.matrix.shape[1]}]"
+
+
+def pooled(panel, max_side=MAX_SIDE):  # Panel -> Panel with at most max_side cells along each token axis
+    """A long input's panel as blocks of consecutive tokens: each cell is a block's mean (a mask's block is allowed
+    if any of its pairs is). 512 tokens -> 256 blocks of 2 a side: a quarter of the cells, each still over a pixel;
+    the feature axes stay whole. Shorter panels are returned as they are."""
+    n_rows, n_cols = panel.matrix.shape
+    tok_rows, tok_cols = panel.token_axes
+    rows = blocks(n_rows, max_side) if tok_rows else np.arange(n_rows)
+    cols = blocks(n_cols, max_side) if tok_cols else np.arange(n_cols)
+    if (len(rows), len(cols)) == (n_rows, n_cols):
+        return panel
+    z = block_reduce(panel.matrix, rows, cols, "max" if panel.kind == "mask" else "mean")
+    return Panel(panel.name, z, block_labels(panel.rows, rows), block_labels(panel.cols, cols), panel.shape,
+                 panel.kind, averaged=True)  # fmt: skip
 
 
 def cell_text(matrix, kind):  # [r, c] -> [r, c] str
@@ -72,7 +92,8 @@ def heatmap(panel, show_text=None):  # Panel -> heatmap trace (a dict, for commo
         z=z,
         x=[escape(c) for c in panel.cols],
         y=[escape(r) for r in panel.rows],
-        hovertemplate=f"%{{y}} · %{{x}}: {'%{text}' if small else '%{z:.3f}'}<extra>{escape(panel.name)}</extra>",
+        hovertemplate=f"%{{y}} · %{{x}}: {'mean ' if panel.averaged and panel.kind != 'mask' else ''}"
+        f"{'%{text}' if small else '%{z:.3f}'}<extra>{escape(panel.name)}</extra>",
         showscale=False,
         xgap=1 if max(m.shape) <= MAX_TICKS else 0,  # gaps would swallow cells a pixel wide
         ygap=1 if max(m.shape) <= MAX_TICKS else 0,
@@ -91,11 +112,13 @@ def stage_grid(panels, n_cols=None, present=False, title=None):  # list[Panel] -
     grid, four grids on every rerun of /steps."""
     n_cols = n_cols or len(panels)
     n_rows = -(-len(panels) // n_cols)
+    titles = [escape(p.title) for p in panels]  # the full shapes, [512, 512], before long panels are pooled
+    panels = [pooled(p) for p in panels]
     widths = [max(p.matrix.shape[1] for p in panels[c::n_cols]) + 3 for c in range(n_cols)]
     layout = subplot_grid(
         n_rows,
         n_cols,
-        titles=[escape(p.title) for p in panels],
+        titles=titles,
         column_widths=widths,
         horizontal_spacing=0.06 if n_cols > 1 else 0.0,
         vertical_spacing=0.16 if n_rows > 1 else 0.0,
