@@ -19,6 +19,7 @@ PRESENT_CSS = """<style>
 [data-testid="stMainBlockContainer"] textarea { font-size: 1.3rem; }
 [data-testid="stMainBlockContainer"] [data-testid="stCaptionContainer"],
 [data-testid="stMainBlockContainer"] [data-testid="stCaptionContainer"] p { font-size: 1.1rem; }
+[data-testid="stMainBlockContainer"] [data-testid="stTable"] :is(td, th) { font-size: 1.2rem; }
 </style>"""
 
 ROOT = Path(__file__).parent

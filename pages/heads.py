@@ -42,7 +42,7 @@ if described:
 st.caption(
     "What each head looks at, averaged over the query tokens (shares of attention; each row of weights sums to 1)."
 )
-st.dataframe(table, width="stretch")
+st.table(table.style.format(precision=3))  # static: no grid to load before the charts, and it grows with presentation mode
 page.csv_download(table, f"heads-summary-L{layer}")
 
 if run.n_layer > 1 or run.n_head > 1:

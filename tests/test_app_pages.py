@@ -99,7 +99,7 @@ def test_heads_grid_holds_every_head_on_one_scale():
     assert len(grid["data"]) == 4 and {t["coloraxis"] for t in grid["data"]} == {"coloraxis"}
     for h in range(4):
         np.testing.assert_allclose(trace_values(grid, "z", h), run.weights[0, h], rtol=1e-6)
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert len(table) == 4 and "entropy (bits)" in table.columns
     at.segmented_control(key="heads_pick").set_value(2).run()  # pick a head for detail
     assert at.selectbox(key="sb_head").value == 2

@@ -159,6 +159,17 @@ def test_presentation_mode_collapses_the_controls(server, page):
     assert page.errors == []
 
 
+def test_the_head_summary_is_a_table_that_grows_with_presentation_mode(server, page):
+    cell_px = "() => parseFloat(getComputedStyle(document.querySelector('[data-testid=\"stTable\"] td')).fontSize)"
+    sizes = []
+    for query in ("", "?present=true"):
+        open_page(page, f"{server}/heads{query}")
+        assert page.locator('[data-testid="stDataFrame"]').count() == 0  # static: no data grid to load
+        sizes.append(page.evaluate(cell_px))
+    assert sizes[0] < 16 and sizes[1] >= 18  # 14 px at a desk, 19 px on a projector
+    assert page.errors == []
+
+
 COUNT_MESSAGES = """(() => { window.__messages = 0;
   window.WebSocket = class extends window.WebSocket {  // a subclass keeps OPEN, CLOSED and the rest
     constructor(...args) { super(...args); this.addEventListener('message', () => { window.__messages += 1; }); }
