@@ -54,11 +54,11 @@ class Run:
 def stages(run, layer, head):  # -> Attention with n_head = 1: [1, n_seq, n_seq] / [1, n_seq, d_head]
     """Every stage for one (layer, head), recomputed from its Q, K, V with the run's own settings."""
     q, k, v = (a[layer, head] for a in (run.queries, run.keys, run.values))
-    return attention(q, k, v, mask=run.mask, temperature=run.temperature, similarity_kind=run.similarity, scale=run.scale)
+    return attention(
+        q, k, v, mask=run.mask, temperature=run.temperature, similarity_kind=run.similarity, scale=run.scale
+    )
 
 
 def raw_scores(run):  # -> [n_layer, n_head, n_seq, n_seq]
     """QKᵀ (or cosine) for every layer and head, before scaling and masking."""
     return similarity(run.queries, run.keys, run.similarity).astype(np.float32)
-
-

@@ -36,13 +36,13 @@ if run.n_head == 1:
 st.subheader(f"All {run.n_head} heads of layer {layer}" if run.n_head > 1 else f"The one head of layer {layer}")
 page.chart(head_grid(run.weights[layer], run.tokens, titles=names,
                      present=settings.present, selected=settings.head), f"heads-L{layer}")  # fmt: skip
-table = summary_table(run.weights[layer], run.tokens, names)
+table = summary_table(run.weights[layer], run.tokens, range(run.n_head))  # index 0, 1, …: narrow, never wraps
 if described:
     table["built to"] = described
 st.caption(
     "What each head looks at, averaged over the query tokens (shares of attention; each row of weights sums to 1)."
 )
-st.table(table.style.format(precision=3))  # static: no grid to load before the charts, and it grows with presentation mode
+st.table(table.style.format(precision=3))  # static: no data grid to load, and presentation mode enlarges it
 page.csv_download(table, f"heads-summary-L{layer}")
 
 if run.n_layer > 1 or run.n_head > 1:

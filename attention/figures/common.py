@@ -10,8 +10,9 @@ import plotly.io as pio
 WEIGHTS_SCALE = "Viridis"  # perceptually uniform, sequential: weights live in [0, 1]
 SCORES_SCALE = "RdBu_r"  # diverging around 0: raw scores are signed
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif")
-WIDE = re.compile("[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60"
-                  "\uffe0-\uffe6\U0001f000-\U0001faff]")  # CJK, Hangul, full-width forms, emoji: about 1 em wide
+WIDE = re.compile(
+    "[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\U0001f000-\U0001faff]"
+)  # CJK, Hangul, full-width forms, emoji: about 1 em wide
 NARROW = set("ijlftrI.,:;'!|() ")
 NUMBER = "−0.000"  # the widest tick label a numeric axis of ours draws, about
 
