@@ -77,27 +77,29 @@ def backend_md(b, targets):
 
 def browser_md(b, targets):
     floors = [("floor app at /", b["floor_load"])]
-    if "floor_page_load" in b:  # reports written before the floor was also visited at a page's URL lack it
-        floors.append((f"floor app at /{FLOOR_PAGE}", b["floor_page_load"]))
     lines = ["## Browser: dashboard against the floor app", "",
              "Fresh browser context per visit (a new session, nothing cached in the browser); the server's caches "
-             "are warm (one visit first, reported as cold). Times from navigation; ratio = dashboard p50 / floor p50.",
-             "", "The floor app is visited twice: at its root, and at a page's URL. Streamlit's frontend first looks "
-             "for the server under a page's path, fails, and retries at the root after a back-off, which costs any "
-             "multipage app's pages but the first about 0.1 s. So the overview (/) is compared with the floor at /, "
-             "every other page with the floor at a page's URL; the last column compares every page with the floor "
-             "at /.",
-             "", "| page | charts | first chart p50 | p95 | every chart p50 | cold (every chart) | first / floor | "
+             "are warm (one visit first, reported as cold). Times from navigation; ratio = dashboard p50 / floor p50."]  # fmt: skip
+    if "floor_page_load" in b:  # reports written before the floor was also visited at a page's URL lack it
+        floors.append((f"floor app at /{FLOOR_PAGE}", b["floor_page_load"]))
+        lines += ["", "The floor app is visited twice: at its root, and at a page's URL. Streamlit's frontend first "
+                  "looks for the server under a page's path, fails, and retries at the root after a back-off, which "
+                  "costs any multipage app's pages but the first about 0.1 s. So the overview (/) is compared with "
+                  "the floor at /, every other page with the floor at a page's URL (first chart with first chart, "
+                  "every chart with every chart); the last column compares every page's first chart with the floor's "
+                  "at /."]  # fmt: skip
+    lines += ["", "| page | charts | first chart p50 | p95 | every chart p50 | cold (every chart) | first / floor | "
              "every / floor | first / floor at / |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for name, fl in floors:
         lines.append(f"| {name} | {fl['n_charts']} | {ms(fl['first']['p50'])} | {ms(fl['first']['p95'])} | "
-                     f"{ms(fl['all']['p50'])} | {ms(fl['cold_all_ms'])} | 1 | 1 | "
+                     f"{ms(fl['all']['p50'])} | {ms(fl['cold_all_ms'])} | 1x | 1x | "
                      f"{ratio(fl['first']['p50'], b['floor_load']['first']['p50'])}x |")  # fmt: skip
     for name, p in b["pages"].items():
         lines.append(f"| {name} | {p['n_charts']} | {ms(p['first']['p50'])} | {ms(p['first']['p95'])} | "
                      f"{ms(p['all']['p50'])} | {ms(p['cold_all_ms'])} | {p['first_ratio']}x | {p['all_ratio']}x | "
                      f"{p.get('first_ratio_root', p['first_ratio'])}x |")  # fmt: skip
-        targets.append((f"{name}: first chart ≤ {FIRST_CHART}x the floor's", f"{p['first_ratio']}x",
+        at_page = " (the floor at a page's URL)" if "floor_page_load" in b and name != "overview" else ""
+        targets.append((f"{name}: first chart ≤ {FIRST_CHART}x the floor's{at_page}", f"{p['first_ratio']}x",
                         at_most(p["first_ratio"], FIRST_CHART)))  # fmt: skip
     lines += ["", "Control change: one slider step (Temperature) until the chart's z values differ in the browser.",
               "", "| app | changes | p50 | p95 | ratio (p50) |", "|---|---:|---:|---:|---:|"]  # fmt: skip

@@ -36,7 +36,7 @@ head = stages(run, settings.layer, settings.head)  # raw, scaled, masked, weight
 where = f"layer {settings.layer}, head {settings.head}"
 if run.n_seq > ALL_UP_TO:
     st.caption(f"{run.n_seq} tokens: one stage at a time opens faster; “all four” draws four {run.n_seq} × "
-               f"{run.n_seq} heatmaps. Axes name every {-(-run.n_seq // MAX_TICKS)}th token; hover names each one.")  # fmt: skip
+               f"{run.n_seq} heatmaps. Axes name every {page.ordinal(-(-run.n_seq // MAX_TICKS))} token; hover names each one.")  # fmt: skip
 if run.mask is None and view in ("masked", "all"):
     st.caption("No mask is on, so masked = scaled. Turn on the causal mask in the sidebar to hide future tokens.")
 if run.similarity == "cosine" and view in ("scaled", "all"):

@@ -7,7 +7,7 @@ import streamlit as st
 
 from attention.core import merge_heads
 from attention.figures.common import token_labels
-from attention.figures.heatmaps import MAX_SIDE
+from attention.figures.heatmaps import MAX_SIDE, blocks
 from attention.figures.heatmaps import MAX_TICKS as HEATMAP_TICKS
 from attention.figures.steps import (
     MAX_TICKS,
@@ -202,13 +202,14 @@ with x_slot:
     page.csv_download(x, "steps-x", rows=run.tokens, cols=dims)
 
 if run.n_seq > MAX_TICKS:
-    size = -(-run.n_seq // MAX_SIDE)  # tokens a cell: 1, or 2 at 512 tokens (see figures.steps.pooled)
-    n_cells = len(range(0, run.n_seq, size))
-    blocks = (f" Each cell averages a block of {size} consecutive tokens ({n_cells} a side), so the page stays quick; "
-              "the Scores page draws every cell." if size > 1 else "")  # fmt: skip
+    starts = blocks(run.n_seq, MAX_SIDE)  # one cell a token, or blocks of 2 tokens past 256 (figures.steps.pooled)
+    size = int(starts[1])
+    pooling = (f" Past {MAX_SIDE} tokens a cell stands for {size} consecutive tokens ({size} × {size} in a query × "
+               "key panel): their mean, or for the mask whether any pair is allowed. The page stays quick this way; "
+               "the Scores page draws every cell." if size > 1 else "")  # fmt: skip
     st.caption(f"{run.n_seq} tokens: each panel is squeezed to one screen and its axes name every "
-               f"{size * -(-n_cells // HEATMAP_TICKS)}th token.{blocks} Hover over a cell for its tokens and value, "
-               "or download the CSV for every number.")  # fmt: skip
+               f"{page.ordinal(size * -(-len(starts) // HEATMAP_TICKS))} token.{pooling} Hover over a cell for its "
+               "token(s) and value, or download the CSV for every number.")  # fmt: skip
 first = 3 if lecture else 2  # section numbers: the lecture model has its weights as section 2
 if not lecture:
     st.info("Real checkpoints' weight matrices are not editable here; the numbers below are the model's own.")

@@ -190,6 +190,34 @@ def test_steps_long_input_leaves_out_the_score_panels_that_show_nothing_new():
         assert ("the mask (which allows every key)" in captions) == (causal == "false")
 
 
+def test_steps_past_256_tokens_draws_blocks_of_two_and_says_so():
+    from test_figures_steps import naive_blocks
+
+    from attention.run import stages
+
+    text = " ".join(["the cat sat on the mat"] * 50)  # 300 tokens: 150 blocks of 2 a side
+    at = ok(app("steps", text=text, causal="true"))
+    run = backend(at)
+    assert run.n_seq == 300
+    scores, head = charts(at)[2], stages(run, 0, 0)
+    np.testing.assert_allclose(panel(scores, "QKᵀ"), naive_blocks(head.scores[0], 2, 2, np.mean), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(panel(scores, "mask"), naive_blocks(np.tril(np.ones((300, 300))), 2, 2, np.max))
+    titles = [a["text"] for a in scores["layout"]["annotations"] if "[" in a["text"]]
+    assert all("[300, 300]" in t and "2-token blocks" in t for t in titles), titles
+    qkv = charts(at)[1]
+    np.testing.assert_allclose(panel(qkv, "Q"), naive_blocks(head.queries[0], 2, 1, np.mean), rtol=1e-5, atol=1e-6)
+    captions = " ".join(c.value for c in at.caption)
+    assert "every 8th token" in captions and "a cell stands for 2 consecutive tokens" in captions  # 150 cells / 40
+
+
+@pytest.mark.parametrize("n, text", [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (11, "11th"), (13, "13th"),
+                                     (22, "22nd"), (101, "101st"), (112, "112th")])  # fmt: skip
+def test_ordinals_read_as_english(n, text):
+    from ui.page import ordinal
+
+    assert ordinal(n) == text
+
+
 def test_steps_page_stays_light_on_webgl():
     at = ok(app("steps"))
     webgl = [t for s in charts(at) for t in s["data"] if t["type"].endswith("gl") or t["type"].endswith("3d")]

@@ -64,8 +64,15 @@ def test_pages_compare_with_the_floor_at_the_same_kind_of_url():
     md = report.markdown(dict(started="now", machine=dict(cpus=2, processor="x", python="3", load_before=[1, 1, 1]),
                               browser=b))  # fmt: skip
     assert "| floor app at /page | 1 | 1,200 ms |" in md
-    assert "scores: first chart ≤ 1.3x the floor's | 1.25x | **met**" in md
+    assert "scores: first chart ≤ 1.3x the floor's (the floor at a page's URL) | 1.25x | **met**" in md
+    assert "overview: first chart ≤ 1.3x the floor's | 1.25x | **met**" in md
     assert "| scores | 1 | 1,500 ms | 1,500 ms | 2,500 ms | 2,500 ms | 1.25x | 2.0x | 1.5x |" in md
+    old = dict(b, floor_page_load=None, pages={"scores": dict(b["pages"]["scores"], first_ratio=1.5, all_ratio=2.3)})
+    del old["floor_page_load"], old["pages"]["scores"]["first_ratio_root"]  # a report from before the second floor
+    md = report.markdown(dict(started="then", machine=dict(cpus=2, processor="x", python="3", load_before=[1, 1, 1]),
+                              browser=old))  # fmt: skip
+    assert "scores: first chart ≤ 1.3x the floor's | 1.5x | **missed**" in md and "at a page's URL" not in md
+    assert "/page" not in md and "| scores | 1 | 1,500 ms | 1,500 ms | 2,500 ms | 2,500 ms | 1.5x | 2.3x | 1.5x |" in md
 
 
 @pytest.mark.browser

@@ -145,8 +145,8 @@ def test_a_512_token_pair_is_drawn_as_means_of_blocks_and_says_so():
     z = decode(s["data"][0]["z"])
     naive = np.array([[w[2 * i : 2 * i + 2, 2 * j : 2 * j + 2].mean() for j in range(n // 2)] for i in range(n // 2)])
     np.testing.assert_allclose(z, naive, rtol=1e-6)
-    assert list(decode(s["data"][0]["y"])[:2]) == ["w0 …", "w2 …"] and len(decode(s["data"][0]["x"])) == n // 2
+    assert list(decode(s["data"][0]["y"])[:2]) == ["w0 … w1", "w2 … w3"] and len(decode(s["data"][0]["x"])) == n // 2
     assert "mean" in s["data"][0]["hovertemplate"] and "mean" not in s["data"][1]["hovertemplate"]
     titles = [a["text"] for a in s["layout"]["annotations"]]
-    assert titles == ["A · each cell a block of 2 tokens", "B"]
+    assert titles == ["A · each cell the mean of 2 × 2 tokens", "B"]
     assert s["data"][0]["zmax"] == pytest.approx(1.0)  # B's identity: both share one scale

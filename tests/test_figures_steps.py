@@ -170,16 +170,18 @@ def naive_blocks(m, size_r, size_c, reduce):  # the reference: a loop over block
                      for i in range(r)])  # fmt: skip
 
 
-@pytest.mark.parametrize("n_rows,n_cols,max_n", [(512, 384, 256), (300, 7, 128), (9, 9, 4), (5, 5, 5)])
+@pytest.mark.parametrize(
+    "n_rows,n_cols,max_n", [(512, 384, 256), (300, 7, 128), (9, 9, 4), (5, 5, 5), (257, 259, 256), (10, 3, 4)]
+)  # the last two leave a shorter last block
 def test_block_reduce_matches_a_loop_and_skips_masked_cells(n_rows, n_cols, max_n):
-    from attention.figures.heatmaps import block_labels, block_reduce, blocks
+    from attention.figures.heatmaps import block_labels, block_reduce, block_tick, blocks
 
     rng = np.random.default_rng(n_rows)
     m = rng.standard_normal((n_rows, n_cols)).astype(np.float32)
     m[rng.random(m.shape) < 0.3] = -np.inf  # masked scores
     rows, cols = blocks(n_rows, max_n), blocks(n_cols, max_n)
     assert len(rows) <= max_n and rows[0] == 0 and len(set(np.diff(rows))) <= 1
-    size_r, size_c = (int(np.diff(s)[0]) if len(s) > 1 else len(m) for s in (rows, cols))
+    size_r, size_c = (int(np.diff(s)[0]) if len(s) > 1 else n for s, n in ((rows, n_rows), (cols, n_cols)))
 
     def mean_finite(b):
         f = b[np.isfinite(b)]
@@ -191,7 +193,17 @@ def test_block_reduce_matches_a_loop_and_skips_masked_cells(n_rows, n_cols, max_
     np.testing.assert_array_equal(block_reduce(m, rows, cols, "max"), naive_blocks(m, size_r, size_c, np.max))
     labels = block_labels([f"t{i}" for i in range(n_rows)], rows)
     assert len(labels) == len(set(labels)) == len(rows)
-    assert labels[0] == ("t0" if size_r == 1 else "t0 …") and labels[1] == f"t{size_r}" + (" …" if size_r > 1 else "")
+    assert labels[0] == ("t0" if size_r == 1 else f"t0 … t{size_r - 1}")
+    assert labels[-1] == (f"t{n_rows - 1}" if rows[-1] == n_rows - 1 else f"t{rows[-1]} … t{n_rows - 1}")
+    assert block_tick(labels[0]) == ("t0" if size_r == 1 else "t0 …")
+
+
+def test_a_block_of_only_nan_stays_nan_and_one_of_only_masked_cells_stays_masked():
+    from attention.figures.heatmaps import block_reduce
+
+    m = np.array([[np.nan, np.nan, -np.inf, np.nan], [np.nan, np.nan, -np.inf, -np.inf]], dtype=np.float32)
+    got = block_reduce(m, np.array([0]), np.array([0, 2]))  # two 2 x 2 blocks
+    assert np.isnan(got[0, 0]) and np.isneginf(got[0, 1])
 
 
 def test_a_512_token_grid_draws_blocks_of_two_tokens_but_keeps_the_features_and_the_full_shapes():
@@ -211,9 +223,13 @@ def test_a_512_token_grid_draws_blocks_of_two_tokens_but_keeps_the_features_and_
     np.testing.assert_allclose(z_scores, naive_blocks(scores, 2, 2, np.mean), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(z_mask, naive_blocks(mask.astype(np.uint8), 2, 2, np.max))  # diagonal stays allowed
     np.testing.assert_allclose(z_q, naive_blocks(q, 2, 1, np.mean), rtol=1e-5, atol=1e-6)  # rows pooled, features whole
-    assert list(decode(s["data"][2]["x"])) == features and list(decode(s["data"][2]["y"])[:1]) == ["t0 …"]
+    assert list(decode(s["data"][2]["x"])) == features and list(decode(s["data"][2]["y"])[:1]) == ["t0 … t1"]
+    ticks = s["layout"]["yaxis"]
+    assert ticks["ticktext"][:2] == ["t0 …", "t14 …"] and ticks["tickvals"][:2] == ["t0 … t1", "t14 … t15"]
     titles = [a["text"] for a in s["layout"]["annotations"]]
-    assert titles[0].endswith("[512, 512]") and titles[2].endswith("[512, 24]")  # what was computed, not drawn
+    assert titles[0].endswith("[512, 512] · means of 2-token blocks")  # what was computed, and what is drawn
+    assert titles[1].endswith("[512, 512] · 2-token blocks, allowed if any pair is")
+    assert titles[2].endswith("[512, 24] · means of 2-token blocks")
     assert "mean" in s["data"][0]["hovertemplate"] and "mean" not in s["data"][1]["hovertemplate"]
     short = Panel("Q", q[:MAX_SIDE], tokens[:MAX_SIDE], features, "[n_seq, d_head]")
     assert pooled(short) is short  # up to MAX_SIDE tokens every cell is drawn

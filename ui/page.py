@@ -25,6 +25,11 @@ from ui import cache, params, sidebar
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$:~&=\"'^])")
 
 
+def ordinal(n):  # int -> "1st", "2nd", "3rd", "4th", "11th", "22nd"
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def md_escape(text):  # str -> str: shows as typed inside st.markdown / st.info (no links, images, LaTeX, HTML)
     """Backslash-escape every character Streamlit's markdown would read as markup."""
     return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")

@@ -52,33 +52,44 @@ def colour_range(matrix, kind):  # -> dict(colorscale=..., zmin=..., zmax=..., [
     return dict(colorscale=get_colorscale(SCORES_SCALE), zmin=-bound, zmax=bound, zmid=0.0)
 
 
-def blocks(n, max_n):  # -> starts [n_bin]: n positions cut into equal consecutive blocks, at most max_n of them
-    return np.arange(0, n, -(-n // max_n))
+BLOCK = " … "  # joins a block's first and last label: "bank (14) … of (15)"
 
 
-def block_labels(labels, starts):  # n labels, [n_bin] -> n_bin labels: a block's first label, "bank (14) …"
-    """Short enough for a tick, unique when the labels are; the page says how many tokens a block holds."""
-    size = np.diff(np.append(starts, len(labels)))
-    return [labels[a] if k == 1 else f"{labels[a]} …" for a, k in zip(starts, size, strict=True)]
+def blocks(n, max_n):  # -> starts [n_bin]: n positions cut into consecutive blocks (the last may be shorter)
+    return np.arange(0, n, max(1, -(-n // max_n)))
 
 
-def block_reduce(matrix, row_starts, col_starts, how="mean"):  # [n_rows, n_cols] -> [n_row_bins, n_col_bins]
-    """Each block's mean over its finite cells (−∞ where it has none), or with how="max" its largest cell."""
+def block_labels(labels, starts):  # n labels, [n_bin] -> n_bin labels: "first … last" (unique stays unique)
+    ends = np.append(starts[1:], len(labels)) - 1
+    return [labels[a] if a == b else f"{labels[a]}{BLOCK}{labels[b]}" for a, b in zip(starts, ends, strict=True)]
+
+
+def block_tick(label):  # a block's label -> its first token, for a tick: "bank (14) …"
+    first, sep, _ = label.partition(BLOCK)
+    return first + sep.rstrip()
+
+
+def block_reduce(matrix, row_starts, col_starts, how="mean"):  # [..., n_rows, n_cols] -> [..., n_row_bins, n_col_bins]
+    """Each block's mean over its finite cells, or with how="max" its largest cell. A block with no finite cell is
+    −∞ if it holds a −∞ (masked) and NaN otherwise."""
     m = np.asarray(matrix, dtype=np.float64)
+    reduce = lambda ufunc, a: ufunc.reduceat(ufunc.reduceat(a, row_starts, axis=-2), col_starts, axis=-1)  # noqa: E731
     if how == "max":
-        return np.maximum.reduceat(np.maximum.reduceat(m, row_starts, axis=0), col_starts, axis=1).astype(np.float32)
+        return reduce(np.maximum, m).astype(np.float32)
     ok = np.isfinite(m)
-    sums = np.add.reduceat(np.add.reduceat(np.where(ok, m, 0.0), row_starts, axis=0), col_starts, axis=1)
-    counts = np.add.reduceat(np.add.reduceat(ok.astype(np.float64), row_starts, axis=0), col_starts, axis=1)
-    return np.where(counts > 0, sums / np.maximum(counts, 1), -np.inf).astype(np.float32)
+    sums, counts = reduce(np.add, np.where(ok, m, 0.0)), reduce(np.add, ok.astype(np.float64))
+    masked = reduce(np.maximum, np.isneginf(m).astype(np.uint8)) > 0
+    empty = np.where(masked, -np.inf, np.nan)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), empty).astype(np.float32)
 
 
 def ticks(labels, max_ticks=MAX_TICKS):  # -> axis settings: every label, or every k-th when there are more
-    """Left to plotly, hundreds of category labels are each measured and laid out (half a second at 512 tokens)."""
+    """Left to plotly, hundreds of category labels are each measured and laid out (half a second at 512 tokens).
+    A block of tokens (block_labels) is ticked with its first token; hover names the whole block."""
     if len(labels) <= max_ticks:
         return {}
     shown = list(labels[:: -(-len(labels) // max_ticks)])
-    return dict(tickmode="array", tickvals=shown, ticktext=shown)
+    return dict(tickmode="array", tickvals=shown, ticktext=[block_tick(label) for label in shown])
 
 
 def attention_heatmap(

@@ -2,6 +2,7 @@
 
 Each stage is a `Panel` (a matrix with row and column labels); `stage_grid` draws several panels side by
 side in ONE figure (plain heatmaps, no WebGL), so the page stays light however many stages it shows.
+Past MAX_SIDE tokens a panel is drawn as the means of blocks of tokens (`pooled`), and its title says so.
 """
 
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ class Panel:
     cols: list  # n_cols labels
     shape: str  # "[n_seq, d_head]"
     kind: str = "signed"  # signed (diverging around 0) | weights (0 to the largest) | mask (allowed or not)
-    averaged: bool = False  # each cell is the mean of a block of tokens (see pooled)
+    block: int = 1  # tokens a cell holds along each token axis: > 1 once a long panel is pooled (see pooled)
 
     def __post_init__(self):
         self.matrix = np.asarray(self.matrix, dtype=np.float32)
@@ -43,7 +44,16 @@ class Panel:
 
     @property
     def token_axes(self):  # (bool, bool): which sides count tokens, read from the shape: "[n_seq, d_head]"
-        return tuple(d.strip() == "n_seq" for d in self.shape.strip("[]").split(","))
+        """Only a side the shape names n_seq is ever pooled; a panel whose shape reads "[9, 9]" is drawn whole."""
+        dims = [d.strip() for d in self.shape.strip("[]").split(",")]
+        return (len(dims) == 2 and dims[0] == "n_seq", len(dims) == 2 and dims[1] == "n_seq")
+
+    @property
+    def block_note(self):  # "" or what a pooled panel's cells are: " · means of 2-token blocks"
+        if self.block == 1:
+            return ""
+        return f" · {self.block}-token blocks, allowed if any pair is" if self.kind == "mask" else (
+            f" · means of {self.block}-token blocks")  # fmt: skip
 
     @property
     def title(self):  # "Q = X·W_q  [n_seq, d_head] = [9, 4]"
@@ -56,13 +66,15 @@ def pooled(panel, max_side=MAX_SIDE):  # Panel -> Panel with at most max_side ce
     the feature axes stay whole. Shorter panels are returned as they are."""
     n_rows, n_cols = panel.matrix.shape
     tok_rows, tok_cols = panel.token_axes
+    n_seq = n_rows if tok_rows else n_cols
+    size = max(1, -(-n_seq // max_side)) if (tok_rows or tok_cols) else 1
+    if size == 1:
+        return panel
     rows = blocks(n_rows, max_side) if tok_rows else np.arange(n_rows)
     cols = blocks(n_cols, max_side) if tok_cols else np.arange(n_cols)
-    if (len(rows), len(cols)) == (n_rows, n_cols):
-        return panel
     z = block_reduce(panel.matrix, rows, cols, "max" if panel.kind == "mask" else "mean")
     return Panel(panel.name, z, block_labels(panel.rows, rows), block_labels(panel.cols, cols), panel.shape,
-                 panel.kind, averaged=True)  # fmt: skip
+                 panel.kind, block=size)  # fmt: skip
 
 
 def cell_text(matrix, kind):  # [r, c] -> [r, c] str
@@ -92,7 +104,7 @@ def heatmap(panel, show_text=None):  # Panel -> heatmap trace (a dict, for commo
         z=z,
         x=[escape(c) for c in panel.cols],
         y=[escape(r) for r in panel.rows],
-        hovertemplate=f"%{{y}} · %{{x}}: {'mean ' if panel.averaged and panel.kind != 'mask' else ''}"
+        hovertemplate=f"%{{y}} · %{{x}}: {'mean ' if panel.block > 1 and panel.kind != 'mask' else ''}"
         f"{'%{text}' if small else '%{z:.3f}'}<extra>{escape(panel.name)}</extra>",
         showscale=False,
         xgap=1 if max(m.shape) <= MAX_TICKS else 0,  # gaps would swallow cells a pixel wide
@@ -107,13 +119,14 @@ def heatmap(panel, show_text=None):  # Panel -> heatmap trace (a dict, for commo
 
 
 def stage_grid(panels, n_cols=None, present=False, title=None):  # list[Panel] -> go.Figure
-    """Several stages side by side, each titled with its formula and shape; rows read top to bottom.
-    Built from dicts (common.subplot_grid, fast_figure): make_subplots and plotly's per-axis updates took ~80 ms a
+    """Several stages side by side, each titled with its formula and shape; rows read top to bottom. Long panels
+    are pooled into blocks of tokens (`pooled`); titles keep the computed shape and name the blocks. Built from dicts (common.subplot_grid, fast_figure): make_subplots and plotly's per-axis updates took ~80 ms a
     grid, four grids on every rerun of /steps."""
     n_cols = n_cols or len(panels)
     n_rows = -(-len(panels) // n_cols)
-    titles = [escape(p.title) for p in panels]  # the full shapes, [512, 512], before long panels are pooled
-    panels = [pooled(p) for p in panels]
+    panels = [(p, pooled(p)) for p in panels]
+    titles = [escape(p.title + drawn.block_note) for p, drawn in panels]  # the full shapes, [512, 512], and the blocks
+    panels = [drawn for _, drawn in panels]
     widths = [max(p.matrix.shape[1] for p in panels[c::n_cols]) + 3 for c in range(n_cols)]
     layout = subplot_grid(
         n_rows,
