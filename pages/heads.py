@@ -36,7 +36,7 @@ if run.n_head == 1:
 st.subheader(f"All {run.n_head} heads of layer {layer}" if run.n_head > 1 else f"The one head of layer {layer}")
 page.chart(head_grid(run.weights[layer], run.tokens, titles=names,
                      present=settings.present, selected=settings.head), f"heads-L{layer}")  # fmt: skip
-table = summary_table(run.weights[layer], run.tokens, range(run.n_head))  # index 0, 1, …: narrow, never wraps
+table = summary_table(run.weights[layer], run.tokens, list(range(run.n_head)))  # 0, 1, …: never wraps
 if described:
     table["built to"] = described
 st.caption(

@@ -165,6 +165,7 @@ def test_the_head_summary_is_a_table_that_grows_with_presentation_mode(server, p
     for query in ("", "?present=true"):
         open_page(page, f"{server}/heads{query}")
         assert page.locator('[data-testid="stDataFrame"]').count() == 0  # static: no data grid to load
+        assert page.locator('[data-testid="stTable"] thead th').first.inner_text().strip() == "head"  # rows named
         sizes.append(page.evaluate(cell_px))
     assert sizes[0] < 16 and sizes[1] >= 18  # 14 px at a desk, 19 px on a projector
     assert page.errors == []
