@@ -7,7 +7,7 @@ import streamlit as st
 
 from attention.core import merge_heads
 from attention.figures.common import token_labels
-from attention.figures.heatmaps import MAX_SIDE, blocks
+from attention.figures.heatmaps import MAX_SIDE, block_size, blocks
 from attention.figures.heatmaps import MAX_TICKS as HEATMAP_TICKS
 from attention.figures.steps import (
     MAX_TICKS,
@@ -202,8 +202,8 @@ with x_slot:
     page.csv_download(x, "steps-x", rows=run.tokens, cols=dims)
 
 if run.n_seq > MAX_TICKS:
-    starts = blocks(run.n_seq, MAX_SIDE)  # one cell a token, or blocks of 2 tokens past 256 (figures.steps.pooled)
-    size = int(starts[1])
+    size = block_size(run.n_seq, MAX_SIDE)  # tokens a cell: 1, or 2 past 256 tokens (figures.steps.pooled)
+    starts = blocks(run.n_seq, MAX_SIDE)
     pooling = (f" Past {MAX_SIDE} tokens a cell stands for {size} consecutive tokens ({size} × {size} in a query × "
                "key panel): their mean, or for the mask whether any pair is allowed. The page stays quick this way; "
                "the Scores page draws every cell." if size > 1 else "")  # fmt: skip

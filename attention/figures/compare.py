@@ -20,7 +20,7 @@ from .common import (
     theme,
     token_labels,
 )
-from .heatmaps import MAX_SIDE, block_labels, block_reduce, blocks, ticks
+from .heatmaps import MAX_SIDE, block_labels, block_reduce, block_size, blocks, ticks
 
 A_COLOUR, B_COLOUR = "#4c78a8", "#f58518"
 MAX_PAIR_TICKS = 20  # key labels a panel names at most: half a page wide, 40 slanted labels overlap
@@ -74,7 +74,7 @@ def shared_top(weights):  # [n_seq, n_seq] -> float: the largest finite weight (
 def pooled(tokens, weights, max_side=MAX_SIDE):  # n_seq, [n_seq, n_seq] -> (labels, [n_bin, n_bin], tokens a bin)
     """A long sentence's weights as the means of blocks of consecutive tokens (512 -> 256 blocks of 2)."""
     labels, w = token_labels(tokens), np.asarray(weights, dtype=np.float32)
-    size = max(1, -(-len(labels) // max_side))
+    size = block_size(len(labels), max_side)
     if size == 1:
         return labels, w, 1
     starts = blocks(len(labels), max_side)

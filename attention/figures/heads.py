@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.colors import get_colorscale
 
 from .common import WEIGHTS_SCALE, axis_names, axis_refs, fast_figure, subplot_grid, theme, token_labels
-from .heatmaps import MAX_GAP, MAX_HOVER_TEXT, block_reduce, blocks, cell_text
+from .heatmaps import MAX_GAP, MAX_HOVER_TEXT, block_reduce, block_size, blocks, cell_text
 
 MAX_GRID = 128  # cells per side of one small multiple: 12 heads of 512 x 512 would send 3 M cells to the browser
 
@@ -76,8 +76,7 @@ def grid_shape(n_head, max_cols=4):  # -> (rows, cols)
 def block_mean(weights, max_n=MAX_GRID):  # [n_head, n_seq, n_seq] -> ([n_head, n_bin, n_bin], starts [n_bin], size)
     """Average the weights over blocks of `size` consecutive tokens, so each side has at most max_n cells."""
     starts = blocks(weights.shape[-1], max_n)
-    size = int(starts[1]) if len(starts) > 1 else weights.shape[-1]
-    return block_reduce(weights, starts, starts), starts, size
+    return block_reduce(weights, starts, starts), starts, block_size(weights.shape[-1], max_n)
 
 
 def head_grid(weights, tokens, titles=None, present=False, selected=None):  # [n_head, n_seq, n_seq] -> go.Figure

@@ -55,8 +55,12 @@ def colour_range(matrix, kind):  # -> dict(colorscale=..., zmin=..., zmax=..., [
 BLOCK = " … "  # joins a block's first and last label: "bank (14) … of (15)"
 
 
+def block_size(n, max_n):  # -> positions a block holds so that n positions make at most max_n blocks
+    return max(1, -(-n // max_n))
+
+
 def blocks(n, max_n):  # -> starts [n_bin]: n positions cut into consecutive blocks (the last may be shorter)
-    return np.arange(0, n, max(1, -(-n // max_n)))
+    return np.arange(0, n, block_size(n, max_n))
 
 
 def block_labels(labels, starts):  # n labels, [n_bin] -> n_bin labels: "first … last" (unique stays unique)

@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .common import axis_names, axis_refs, escape, fast_figure, subplot_grid, theme
-from .heatmaps import MAX_SIDE, block_labels, block_reduce, blocks, colour_range, ticks
+from .heatmaps import MAX_SIDE, block_labels, block_reduce, block_size, blocks, colour_range, ticks
 
 CELL_TEXT_MAX = 16  # write the numbers into the cells when both sides are at most this long
 KINDS = ("signed", "weights", "mask")
@@ -52,8 +52,9 @@ class Panel:
     def block_note(self):  # "" or what a pooled panel's cells are: " · means of 2-token blocks"
         if self.block == 1:
             return ""
-        return f" · {self.block}-token blocks, allowed if any pair is" if self.kind == "mask" else (
-            f" · means of {self.block}-token blocks")  # fmt: skip
+        if self.kind == "mask":
+            return f" · {self.block}-token blocks, allowed if any pair is"
+        return f" · means of {self.block}-token blocks"
 
     @property
     def title(self):  # "Q = X·W_q  [n_seq, d_head] = [9, 4]"
@@ -66,8 +67,7 @@ def pooled(panel, max_side=MAX_SIDE):  # Panel -> Panel with at most max_side ce
     the feature axes stay whole. Shorter panels are returned as they are."""
     n_rows, n_cols = panel.matrix.shape
     tok_rows, tok_cols = panel.token_axes
-    n_seq = n_rows if tok_rows else n_cols
-    size = max(1, -(-n_seq // max_side)) if (tok_rows or tok_cols) else 1
+    size = block_size(n_rows if tok_rows else n_cols, max_side) if (tok_rows or tok_cols) else 1
     if size == 1:
         return panel
     rows = blocks(n_rows, max_side) if tok_rows else np.arange(n_rows)
@@ -120,13 +120,14 @@ def heatmap(panel, show_text=None):  # Panel -> heatmap trace (a dict, for commo
 
 def stage_grid(panels, n_cols=None, present=False, title=None):  # list[Panel] -> go.Figure
     """Several stages side by side, each titled with its formula and shape; rows read top to bottom. Long panels
-    are pooled into blocks of tokens (`pooled`); titles keep the computed shape and name the blocks. Built from dicts (common.subplot_grid, fast_figure): make_subplots and plotly's per-axis updates took ~80 ms a
+    are pooled into blocks of tokens (`pooled`); titles keep the computed shape and name the blocks.
+    Built from dicts (common.subplot_grid, fast_figure): make_subplots and plotly's per-axis updates took ~80 ms a
     grid, four grids on every rerun of /steps."""
     n_cols = n_cols or len(panels)
     n_rows = -(-len(panels) // n_cols)
-    panels = [(p, pooled(p)) for p in panels]
-    titles = [escape(p.title + drawn.block_note) for p, drawn in panels]  # the full shapes, [512, 512], and the blocks
-    panels = [drawn for _, drawn in panels]
+    drawn = [pooled(p) for p in panels]
+    titles = [escape(p.title + d.block_note) for p, d in zip(panels, drawn, strict=True)]  # full shapes, and blocks
+    panels = drawn
     widths = [max(p.matrix.shape[1] for p in panels[c::n_cols]) + 3 for c in range(n_cols)]
     layout = subplot_grid(
         n_rows,
