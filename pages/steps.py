@@ -28,6 +28,8 @@ WEIGHT_NAMES = ("w_q", "w_k", "w_v", "w_o")
 SHOWN = {"w_q": "W_q", "w_k": "W_k", "w_v": "W_v", "w_o": "W_o"}
 MAX_WEIGHT = 100.0  # edited entries beyond this only overflow the softmax; they teach nothing more
 VERSION = "steps_edit_version"  # bumped by Reset: fresh editors start from the preset again
+TAB = "steps_edit_tab"  # the open editor's tab label: only that editor is drawn (each grid delays the charts)
+STORE = "steps_edit_store"  # {"context", name: (generation, matrix)}: each matrix as it was when its tab closed
 LINK_EDITS = "steps_link_edits"  # (preset, n_head, cells) a shared link carried
 ALL_STAGES_UP_TO = 128  # n_seq up to which the scores section shows all four n_seq² panels (as /scores does)
 
@@ -62,7 +64,7 @@ def check_matrix(name, matrix, dims):  # [d_model, d_model] -> error message or 
     return None
 
 
-def reset_weights():  # on_click of Reset: new editor keys, so every editor starts from the preset again
+def reset_weights():  # on_click of Reset: a new context, so every matrix starts from the preset again
     st.session_state[VERSION] = st.session_state.get(VERSION, 0) + 1
     st.session_state.pop(LINK_EDITS, None)
 
@@ -83,18 +85,34 @@ def start_matrices(settings, base, dims):  # -> {name: matrix}: the preset, plus
     return start
 
 
-def editor_key(name, settings):  # the data_editor key: new preset, n_head or Reset -> a fresh editor
-    return f"edit_{name}_{settings.preset}_{settings.n_head}_{st.session_state.setdefault(VERSION, 0)}"
+def stored(settings, start):  # -> {name: (generation, matrix)} for this preset, n_head and Reset
+    """What each editor starts from. A new preset, n_head or Reset starts every matrix afresh from `start`."""
+    context = (settings.preset, settings.n_head, st.session_state.setdefault(VERSION, 0))
+    store = st.session_state.get(STORE)
+    if store is None or store["context"] != context:
+        store = st.session_state[STORE] = {"context": context} | {name: (0, start[name]) for name in WEIGHT_NAMES}
+    return store
 
 
-def edited_weights(settings):  # -> (edited {name: matrix} or None, dims, start {name: matrix}, errors)
+def editor_key(name, settings, generation):  # the data_editor key: a new context or generation -> a fresh editor
+    return f"edit_{name}_{settings.preset}_{settings.n_head}_{st.session_state.setdefault(VERSION, 0)}_{generation}"
+
+
+def edited_weights(settings):  # -> (edited {name: matrix} or None, dims, store, errors)
     """The weights as edited, read from the editors' state: the editors are drawn after the charts (draw_editors),
-    so that their JavaScript does not hold up the first chart. Invalid edits fall back to the preset."""
+    so that their JavaScript does not hold up the first chart. Only the open tab's editor is drawn, and Streamlit
+    forgets the state of a widget that is not drawn: when a tab closes, its edits move into the store, and its next
+    editor (a new generation) starts from them. Invalid edits fall back to the preset."""
     base, dims = preset_matrices(settings.preset, settings.n_head)
-    start = start_matrices(settings, base, dims)
+    store = stored(settings, start_matrices(settings, base, dims))
+    open_name = {SHOWN[n]: n for n in WEIGHT_NAMES}.get(st.session_state.get(TAB), WEIGHT_NAMES[0])
     edited, errors = {}, []
     for name in WEIGHT_NAMES:
-        matrix = page.apply_edits(start[name], st.session_state.get(editor_key(name, settings)), dims)
+        generation, shown = store[name]
+        key = editor_key(name, settings, generation)
+        matrix = page.apply_edits(shown, st.session_state.get(key), dims)
+        if name != open_name and key in st.session_state:  # its tab has closed: keep its edits before they go
+            store[name] = (generation + 1, matrix)
         error = check_matrix(name, matrix, dims)
         if error:
             errors.append(error)
@@ -102,11 +120,11 @@ def edited_weights(settings):  # -> (edited {name: matrix} or None, dims, start 
         edited[name] = matrix
     changed = any(not np.array_equal(edited[n], base[n]) for n in WEIGHT_NAMES)
     sidebar.claim("edits", params.encode_edits(base, edited) if changed else "", "")  # the edits join the link
-    return (edited if changed else None), dims, start, errors
+    return (edited if changed else None), dims, store, errors
 
 
-def draw_editors(settings, start, dims, errors):
-    """W_q, W_k, W_v, W_o as editable tables, starting from `start`; the errors edited_weights found."""
+def draw_editors(settings, store, dims, errors):
+    """W_q, W_k, W_v, W_o as tabs holding one editable table, the open one's; the errors edited_weights found."""
     d_head = len(dims) // settings.n_head
     heads = (
         f" With n_head = {settings.n_head}, head h uses output columns {d_head}·h to {d_head}·h + {d_head - 1}."
@@ -117,10 +135,12 @@ def draw_editors(settings, start, dims, errors):
         f"Rows: the input's {len(dims)} dimensions; columns: the output's.{heads} "
         "Click a cell, type a number, press Enter: everything below updates, and the link keeps your edits."
     )
-    for tab, name in zip(st.tabs([SHOWN[n] for n in WEIGHT_NAMES]), WEIGHT_NAMES, strict=True):
-        with tab:
-            frame = page.table(start[name], rows=dims, cols=dims)
-            st.data_editor(frame, key=editor_key(name, settings), width="content")
+    tabs = st.tabs([SHOWN[n] for n in WEIGHT_NAMES], key=TAB, on_change="rerun")
+    for tab, name in zip(tabs, WEIGHT_NAMES, strict=True):
+        if tab.open:
+            generation, shown = store[name]
+            frame = page.table(shown, rows=dims, cols=dims)
+            tab.data_editor(frame, key=editor_key(name, settings, generation), width="content")
     for error in errors:
         st.error(page.md_escape(error), icon="✋")
     st.button("Reset weights to the preset", icon=":material/restart_alt:", on_click=reset_weights)
@@ -174,13 +194,13 @@ weights, dims = None, None
 if lecture:
     st.subheader("2 · The learned weights W_q, W_k, W_v, W_o  [d_model, d_model]")
     editor_slot = st.container()  # filled last: see edited_weights
-    weights, dims, start, errors = edited_weights(settings)
+    weights, dims, store, errors = edited_weights(settings)
 try:
     run = page.load(settings, weights)
 except page.Halt:  # a sentence that stops the page must not cost the edits: an editor not drawn forgets them
     if lecture:
         with editor_slot:
-            draw_editors(settings, start, dims, errors)
+            draw_editors(settings, store, dims, errors)
     raise
 
 layer, head = min(settings.layer, run.n_layer - 1), min(settings.head, run.n_head - 1)
@@ -283,6 +303,6 @@ page.chart(saturation_figure(sat, stat, present=settings.present, d_head=run.d_h
 page.csv_download(saturation_table(sat), "saturation")
 if lecture:
     with editor_slot:
-        draw_editors(settings, start, dims, errors)
+        draw_editors(settings, store, dims, errors)
 with notice_slot:
     page.notices(run, settings)

@@ -102,8 +102,8 @@ def test_steps_heads_layers_and_causal_mask_follow_the_sidebar():
     assert "[n_seq, d_head] = [" in json.dumps(s[1]["layout"]["annotations"])
 
 
-def edit(at, name, row, column, value, preset="identity", n_head=1, version=0):
-    key = f"edit_{name}_{preset}_{n_head}_{version}"
+def edit(at, name, row, column, value, preset="identity", n_head=1, version=0, generation=0):
+    key = f"edit_{name}_{preset}_{n_head}_{version}_{generation}"
     at.session_state[key] = {"edited_rows": {row: {column: value}}, "added_rows": [], "deleted_rows": []}
     return at.run()
 

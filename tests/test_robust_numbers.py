@@ -157,7 +157,7 @@ def steps_figures(at):  # -> the decoded specs of the stage grids (Q/K/V onwards
 def test_edited_weight_errors_on_the_steps_page(value, message):
     at = open_steps()
     before = steps_figures(at)
-    at.session_state["edit_w_k_identity_1_0"] = {"edited_rows": {2: {"animal": value}}, "added_rows": [], "deleted_rows": []}  # fmt: skip
+    at.session_state["edit_w_k_identity_1_0_0"] = {"edited_rows": {2: {"animal": value}}, "added_rows": [], "deleted_rows": []}  # fmt: skip
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     errors = [e.value.replace("\\", "") for e in at.error]
@@ -169,7 +169,7 @@ def test_a_good_edit_changes_the_figures():
     """The positive control for the test above: a finite edit reaches the figures."""
     at = open_steps()
     before = steps_figures(at)
-    at.session_state["edit_w_k_identity_1_0"] = {"edited_rows": {0: {"food": 5.0}}, "added_rows": [], "deleted_rows": []}  # fmt: skip
+    at.session_state["edit_w_k_identity_1_0_0"] = {"edited_rows": {0: {"food": 5.0}}, "added_rows": [], "deleted_rows": []}  # fmt: skip
     at.run()
     assert not at.exception and not at.error
     assert steps_figures(at) != before

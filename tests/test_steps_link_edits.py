@@ -113,7 +113,44 @@ def test_edits_survive_a_sentence_that_stops_the_page():
     text = at.text_area(key="sb_text").value
     at.text_area(key="sb_text").input("   ").run()
     assert not at.exception and not charts(at) and at.warning  # stopped, and said why
-    assert len(at.data_editor) == 4  # the editors are still there
+    assert len(at.data_editor) == 1  # the open tab's editor is still there
     ok(at.text_area(key="sb_text").input(text).run())
     np.testing.assert_allclose(panel(charts(at)[1], "Q = X·W_q"), edited_q)
     assert at.query_params["edits"] in ("q.0.1=2", ["q.0.1=2"])
+
+
+def test_edits_in_a_closed_tab_are_kept_and_its_editor_starts_from_them():
+    """Only the open tab's editor is drawn, and Streamlit forgets an undrawn widget's state: /steps keeps a closed
+    tab's edits itself. The reference is the backend run with every edit applied to the preset."""
+    w = preset_weights("identity", 1)
+    expected = {k: v.copy() for k, v in w.items()}
+    at = ok(app("steps"))
+    assert len(at.data_editor) == 1  # W_q's, the open tab
+    ok(edit(at, "w_k", 1, "food", 3.0))  # typed into W_k's grid, whose tab then closed
+    expected["w_k"][1, AXES.index("food")] = 3.0
+    run = registry.run("lecture", at.session_state["settings"].text, weights=expected)
+    np.testing.assert_allclose(panel(charts(at)[1], "K = X·W_k"), run.keys[0, 0], atol=1e-5)
+    del at.session_state["edit_w_k_identity_1_0_0"]  # as Streamlit forgets an undrawn widget (AppTest keeps it)
+    ok(at.run())
+    np.testing.assert_allclose(panel(charts(at)[1], "K = X·W_k"), run.keys[0, 0], atol=1e-5)
+
+    at.session_state["steps_edit_tab"] = "W_k"  # open W_k: its editor starts from the kept edit
+    ok(at.run())
+    assert len(at.data_editor) == 1
+    np.testing.assert_array_equal(at.data_editor[0].value.to_numpy(dtype=np.float32), expected["w_k"])
+    ok(edit(at, "w_k", 2, "animal", -1.5, generation=1))
+    expected["w_k"][2, AXES.index("animal")] = -1.5
+    at.session_state["steps_edit_tab"] = "W_q"  # and close it again
+    ok(at.run())
+    assert "edit_w_k_identity_1_0_1" not in at.session_state  # a drawn editor's state: forgotten once undrawn
+    ok(at.run())
+    run = registry.run("lecture", at.session_state["settings"].text, weights=expected)
+    np.testing.assert_allclose(panel(charts(at)[1], "K = X·W_k"), run.keys[0, 0], atol=1e-5)
+    np.testing.assert_allclose(panel(charts(at)[2], "softmax"), run.weights[0, 0], atol=1e-6)
+    assert at.query_params["edits"] in ("k.1.0=3;k.2.2=-1.5", ["k.1.0=3;k.2.2=-1.5"])
+
+    at.button[0].click().run()  # Reset: the preset in every tab
+    ok(at)
+    plain = registry.run("lecture", at.session_state["settings"].text, weights=w)
+    np.testing.assert_allclose(panel(charts(at)[1], "K = X·W_k"), plain.keys[0, 0], atol=1e-5)
+    assert "edits" not in at.query_params

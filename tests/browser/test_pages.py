@@ -272,4 +272,15 @@ def test_editing_a_weight_cell_reaches_the_charts_and_the_link(server, page):
     run = registry.run("lecture", Settings().text, weights=w)
     np.testing.assert_allclose(first_z(page, 1), stages(run, 0, 0).queries[0], rtol=1e-5, atol=1e-6)
     assert not np.allclose(first_z(page, 1), q_before)
+    for tab in ("W_k", "W_q"):  # only the open tab's grid is drawn; closing W_q's must not lose its edit
+        page.get_by_role("tab", name=tab).click()
+        page.get_by_role("tab", name=tab, selected=True).wait_for(timeout=30_000)
+        page.wait_for_function(  # the rerun has ended and left one grid: the open tab's
+            """() => document.querySelector('[data-test-script-state="notRunning"]')
+                && document.querySelectorAll('[data-testid="stDataFrame"]').length === 1
+                && !document.querySelector('[data-stale="true"]')""",
+            timeout=30_000,
+        )
+        np.testing.assert_allclose(first_z(page, 1), stages(run, 0, 0).queries[0], rtol=1e-5, atol=1e-6)
+        assert re.search(r"edits=q\.0\.0%3D5", page.url), page.url
     assert page.locator(EXCEPTION).count() == 0 and page.errors == []
