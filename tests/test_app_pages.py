@@ -222,3 +222,33 @@ def test_a_long_sentence_opens_scores_on_one_stage_unless_the_link_asks_for_all(
     assert at.segmented_control(key="stage").value == "all" and len(figures(at)) == 5  # 4 stages + the row
     short = app({"text": "the cat sat on the mat"}, page="scores")
     assert short.segmented_control(key="stage").value == "all"
+
+
+def test_the_json_download_is_offered_only_where_it_stays_small(monkeypatch):
+    """Past ui.page.JSON_MAX_BYTES the .json is not built (at 512 MiniLM tokens: ~558 MB, ~19 s, ~2 GB of the
+    server's memory per click); its button is disabled and the page says what to use instead."""
+    from ui import page
+
+    def json_button(at):
+        return next(b for b in at.get("download_button") if b.proto.label == "Whole run as .json")
+
+    at = app(page="scores")
+    assert not json_button(at).proto.disabled and not any(".json would be" in c.value for c in at.caption)
+    monkeypatch.setattr(page, "JSON_MAX_BYTES", 1000)  # this short sentence is ~15 kB of JSON
+    at.run()
+    assert json_button(at).proto.disabled
+    assert not next(b for b in at.get("download_button") if b.proto.label == "Whole run as .npz").proto.disabled
+    [note] = [c.value for c in at.caption if ".json would be" in c.value]
+    assert "python -m attention export" in note and "MB" in note
+
+
+def test_a_512_token_minilm_run_is_past_the_json_limit_and_a_128_token_one_is_not():
+    from types import SimpleNamespace
+
+    from attention import export
+    from ui import page
+
+    def minilm(n_seq):  # the shapes of a MiniLM run (6 layers, 12 heads, d_head 32, d_model 384)
+        return SimpleNamespace(n_seq=n_seq, d_head=32, n_layer=6, n_head=12, hidden=np.zeros((7, n_seq, 384)))
+
+    assert export.json_size(minilm(128)) < page.JSON_MAX_BYTES < export.json_size(minilm(512))

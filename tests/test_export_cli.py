@@ -337,3 +337,11 @@ def test_help_documents_every_option_the_keys_and_examples():
     assert "examples:" in done.stdout and "python -m attention export" in done.stdout
     top = cli("--help")
     assert top.returncode == 0 and "export" in top.stdout and "models" in top.stdout
+
+
+@pytest.mark.parametrize(("model", "repeat"), [("lecture", 1), ("lecture", 30), ("minilm", 1), ("minilm", 12)])
+def test_json_size_estimates_the_json_from_the_shapes(model, repeat):
+    """The page decides whether to offer .json from this estimate, without building the file."""
+    run = registry.run(model, " ".join([TEXT] * repeat))
+    actual = len(export.to_json_bytes(run))
+    assert 0.9 * actual <= export.json_size(run) <= 1.2 * actual, (export.json_size(run), actual)

@@ -162,25 +162,37 @@ def csv_download(data, name, rows=None, cols=None, label=None):
     )
 
 
+JSON_MAX_BYTES = 64e6  # a larger .json costs the server seconds and several times its size in memory per click
+
+
 def state_downloads(run, name="attention-run", settings=None):
-    """The whole run and the view's settings as .npz and .json, through the backend's exporter."""
+    """The whole run and the view's settings as .npz and .json, through the backend's exporter. Past
+    JSON_MAX_BYTES the .json is not offered (its button is shown disabled, and the page says what to use)."""
     from attention import export
 
     view = asdict(settings or sidebar.current())
+    json_bytes = export.json_size(run)
+    too_big = json_bytes > JSON_MAX_BYTES
     c1, c2 = st.columns(2)
     for col, ext, fn, mime in [
         (c1, "npz", "to_npz_bytes", "application/octet-stream"),
         (c2, "json", "to_json_bytes", "application/json"),
     ]:
-        if hasattr(export, fn):
-            col.download_button(
-                f"Whole run as .{ext}",
-                lambda fn=fn: getattr(export, fn)(run, view),
-                file_name=f"{name}.{ext}",
-                mime=mime,
-                key=f"state-{name}-{ext}",
-                icon=":material/download:",
-            )
+        col.download_button(
+            f"Whole run as .{ext}",
+            lambda fn=fn: getattr(export, fn)(run, view),
+            file_name=f"{name}.{ext}",
+            mime=mime,
+            key=f"state-{name}-{ext}",
+            icon=":material/download:",
+            disabled=too_big and ext == "json",
+        )
+    if too_big:
+        st.caption(
+            f"At {run.n_seq} tokens the whole run as .json would be about {json_bytes / 1e6:,.0f} MB, too much to build "
+            "here; the .npz holds the same arrays in about a third of the space. For JSON, run the exporter on your "
+            "own machine: `python -m attention export --model ... --text ... --out run.json`."
+        )
 
 
 def url_choice(label, options, key, default=None, widget=None, **kwargs):  # -> the chosen option
