@@ -16,6 +16,7 @@ Three measurements, each against a fresh server:
 import argparse
 import asyncio
 import json
+import os
 import time
 from urllib.parse import urlencode
 
@@ -36,6 +37,28 @@ from bench.browser import (
 )
 
 TIMEOUT_MS = 180_000
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_s(stat="/proc/stat"):  # -> CPU seconds every process on the machine has spent so far, or None
+    """user + nice + system + irq + softirq of the machine's first /proc/stat line (idle and iowait left out)."""
+    try:
+        with open(stat) as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = (fields + [0] * 7)[:7]
+    return (user + nice + system + irq + softirq) / HZ
+
+
+def cpu_bound(busy_before, busy_after, sessions, n_cpus):  # -> dict: the crowd's CPU work and its least wall time
+    """What the crowd cost the whole machine (Chromiums, server, driver): no schedule on n_cpus CPUs can finish
+    that work in less than cpu_s / n_cpus, whatever the app does with it."""
+    if busy_before is None or busy_after is None:
+        return {}
+    cpu_s = busy_after - busy_before
+    return dict(machine_cpu_s=round(cpu_s, 1), cpu_s_per_session=round(cpu_s / sessions, 2), n_cpus=n_cpus,
+                least_wall_s=round(cpu_s / n_cpus, 1))  # fmt: skip
 
 
 async def open_session(browser, url, start_gate, n_charts=1):  # -> dict: first/all seconds, or the error
@@ -75,8 +98,10 @@ async def crowd(url, pid, sessions, n_browsers):  # -> dict
         tasks = [asyncio.create_task(open_session(browsers[i % n_browsers], url, gate, n_charts))
                  for i in range(sessions)]  # fmt: skip
         await asyncio.sleep(0.5)  # every context is created before the gate opens, so they start together
+        busy_before = machine_busy_s()
         gate.set()
         results = await asyncio.gather(*tasks)
+        busy_after = machine_busy_s()
         rss_open = rss_mb(pid)  # every session still open: their session state is alive on the server
         for r in results:
             await r["ctx"].close()
@@ -97,6 +122,7 @@ async def crowd(url, pid, sessions, n_browsers):  # -> dict
         rss_open_mb=round(rss_open, 1),
         rss_after_close_mb=round(rss_closed, 1),
         mb_per_session=round((rss_open - rss_before) / sessions, 2),
+        **cpu_bound(busy_before, busy_after, sessions, os.cpu_count()),
     )
 
 

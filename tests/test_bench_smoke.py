@@ -75,6 +75,28 @@ def test_pages_compare_with_the_floor_at_the_same_kind_of_url():
     assert "/page" not in md and "| scores | 1 | 1,500 ms | 1,500 ms | 2,500 ms | 2,500 ms | 1.5x | 2.3x | 1.5x |" in md
 
 
+def test_a_crowds_cpu_work_is_read_from_proc_stat_and_bounds_its_wall_time(tmp_path):
+    from bench import concurrency
+
+    stat = tmp_path / "stat"  # user nice system idle iowait irq softirq steal, in clock ticks
+    stat.write_text("cpu  100 20 30 5000 40 5 5 0\ncpu0 50 10 15 2500 20 2 3 0\n")
+    hz = os.sysconf("SC_CLK_TCK")
+    assert concurrency.machine_busy_s(stat) == pytest.approx(160 / hz)  # idle and iowait are not work
+    assert concurrency.machine_busy_s(tmp_path / "missing") is None
+    bound = concurrency.cpu_bound(10.0, 130.0, sessions=30, n_cpus=2)
+    assert bound == dict(machine_cpu_s=120.0, cpu_s_per_session=4.0, n_cpus=2, least_wall_s=60.0)
+    assert concurrency.cpu_bound(None, 130.0, 30, 2) == {}
+    busy = concurrency.machine_busy_s()  # this machine's own counter only grows
+    assert busy is None or busy <= concurrency.machine_busy_s()
+
+    section = dict(sessions=30, browsers=3, first=browser.percentiles([1.0]), all=browser.percentiles([1.0]),
+                   n_errors=0, errors=[], rss_before_mb=1.0, rss_open_mb=1.0, rss_after_close_mb=1.0,
+                   mb_per_session=0.0, **bound)  # fmt: skip
+    md = report.markdown(dict(started="now", machine=dict(cpus=2, processor="x", python="3", load_before=[1, 1, 1]),
+                              concurrency=section))  # fmt: skip
+    assert "120 CPU-s, 4 a session; on 2 CPUs no schedule finishes it in under 60 s" in md
+
+
 @pytest.mark.browser
 def test_floor_app_load_and_slider_change_are_detected(playwright):
     p = playwright  # the run's one Playwright (tests/conftest.py): a second sync_playwright() would fail
