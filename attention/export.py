@@ -93,16 +93,20 @@ def to_json_bytes(run, settings=None):  # Run -> UTF-8 bytes of one JSON object
     return ("{\n" + ",\n".join(parts) + "\n}\n").encode("utf-8")
 
 
-JSON_BYTES_PER_NUMBER = 13  # "%.9g" of a float32 and its comma: 13.0 on average in a 512-token MiniLM run
+BYTES_PER_FLOAT = {".npz": 4, ".json": 13}  # float32; "%.9g" and a comma: 13.0 on average in a MiniLM run
+BYTES_PER_BOOL = {".npz": 1, ".json": 6}  # "false," or "true,"
 
 
-def json_size(run):  # Run -> estimated bytes of to_json_bytes(run), from the shapes alone (nothing is built)
-    """About how large the .json would be: 13 bytes a number. A 512-token MiniLM run is ~558 MB of JSON (and
-    ~19 s and ~2 GB to write), its .npz 171 MB in under a second."""
-    n_seq, d_head = run.n_seq, run.d_head
-    lhn = run.n_layer * run.n_head * n_seq
-    numbers = 2 * lhn * n_seq + 3 * lhn * d_head + run.hidden.size + n_seq * n_seq + 2 * n_seq
-    return numbers * JSON_BYTES_PER_NUMBER
+def n_values(run):  # Run -> (floats, booleans) the exported arrays hold
+    n_seq, lhn = run.n_seq, run.n_layer * run.n_head * run.n_seq
+    return 2 * lhn * n_seq + 3 * lhn * run.d_head + run.hidden.size, n_seq * n_seq + 2 * n_seq
+
+
+def estimated_size(run, suffix):  # (Run, ".npz" | ".json") -> bytes of the file, from the shapes (nothing is built)
+    """About how large the file would be. A 512-token MiniLM run: ~558 MB of .json (~19 s and ~2 GB to write) and
+    171 MB of .npz (under a second). Zeros take fewer bytes than 13 in .json, so its estimate errs high."""
+    floats, bools = n_values(run)
+    return floats * BYTES_PER_FLOAT[suffix] + bools * BYTES_PER_BOOL[suffix]
 
 
 def check_format(path):  # str | Path -> ".npz" | ".json"

@@ -15,6 +15,7 @@ Three measurements, each against a fresh server:
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -51,21 +52,25 @@ def machine_busy_s(stat="/proc/stat"):  # -> CPU seconds every process on the ma
     return (user + nice + system + irq + softirq) / HZ
 
 
-def cpu_bound(busy_before, busy_after, sessions, n_cpus):  # -> dict: the crowd's CPU work and its least wall time
-    """What the crowd cost the whole machine (Chromiums, server, driver): no schedule on n_cpus CPUs can finish
-    that work in less than cpu_s / n_cpus, whatever the app does with it."""
+def cpu_bound(busy_before, busy_after, sessions, n_cpus):  # -> dict: the crowd's CPU work, divided among the CPUs
+    """What the crowd cost the whole machine (Chromiums, server, driver) while it loaded, and that work divided
+    among n_cpus: the time it needs even if the CPUs never idle (Chromiums that wait also spin a little, so part
+    of the work grows with the wait)."""
     if busy_before is None or busy_after is None:
         return {}
     cpu_s = busy_after - busy_before
     return dict(machine_cpu_s=round(cpu_s, 1), cpu_s_per_session=round(cpu_s / sessions, 2), n_cpus=n_cpus,
-                least_wall_s=round(cpu_s / n_cpus, 1))  # fmt: skip
+                work_per_cpu_s=round(cpu_s / n_cpus, 1))  # fmt: skip
 
 
-async def open_session(browser, url, start_gate, n_charts=1):  # -> dict: first/all seconds, or the error
+async def open_session(browser, url, start_gate, n_charts=1, ready=None):  # -> dict: first/all seconds, or the error
     """One student: a fresh context opens the link when the gate opens; the context stays open afterwards.
-    n_charts: how many charts the page draws ("every chart" waits for that many)."""
+    n_charts: how many charts the page draws ("every chart" waits for that many); ready() is called once the
+    context and its page exist."""
     ctx = await browser.new_context(viewport=VIEWPORT)
     page = await ctx.new_page()
+    if ready:
+        ready()
     errors = []
     page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
     await start_gate.wait()
@@ -94,10 +99,18 @@ async def crowd(url, pid, sessions, n_browsers):  # -> dict
         n_charts = await settled_count(warm["page"])
         await warm["ctx"].close()
         rss_before = rss_mb(pid)
-        gate = asyncio.Event()
-        tasks = [asyncio.create_task(open_session(browsers[i % n_browsers], url, gate, n_charts))
+        gate, all_ready, n_ready = asyncio.Event(), asyncio.Event(), [0]
+
+        def ready():
+            n_ready[0] += 1
+            if n_ready[0] == sessions:
+                all_ready.set()
+
+        tasks = [asyncio.create_task(open_session(browsers[i % n_browsers], url, gate, n_charts, ready))
                  for i in range(sessions)]  # fmt: skip
-        await asyncio.sleep(0.5)  # every context is created before the gate opens, so they start together
+        with contextlib.suppress(TimeoutError):  # every context is created before the gate opens: they start together
+            await asyncio.wait_for(all_ready.wait(), TIMEOUT_MS / 1e3)
+        await asyncio.sleep(0.5)  # and their start-up work is done before the CPU work is counted
         busy_before = machine_busy_s()
         gate.set()
         results = await asyncio.gather(*tasks)
@@ -122,7 +135,7 @@ async def crowd(url, pid, sessions, n_browsers):  # -> dict
         rss_open_mb=round(rss_open, 1),
         rss_after_close_mb=round(rss_closed, 1),
         mb_per_session=round((rss_open - rss_before) / sessions, 2),
-        **cpu_bound(busy_before, busy_after, sessions, os.cpu_count()),
+        **cpu_bound(busy_before, busy_after, sessions, len(os.sched_getaffinity(0))),
     )
 
 

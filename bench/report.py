@@ -151,9 +151,9 @@ def crowd_md(c, targets):
                      f"{ms(f['all']['p95'])}, {f['n_errors']} errors; dashboard / floor at p95: {c['ratio_to_floor']}x")  # fmt: skip
     for name, x in [("dashboard", c), ("floor app", c.get("floor"))]:
         if x and "machine_cpu_s" in x:  # reports written before the CPU work was recorded lack it
-            lines.append(f"- CPU work of the {name}'s crowd (every Chromium, the server, the driver): "
-                         f"{x['machine_cpu_s']:g} CPU-s, {x['cpu_s_per_session']:g} a session; on {x['n_cpus']} CPUs "
-                         f"no schedule finishes it in under {x['least_wall_s']:g} s")  # fmt: skip
+            lines.append(f"- CPU work of the whole machine while the {name}'s crowd loaded (every Chromium, the "
+                         f"server, the driver): {x['machine_cpu_s']:g} CPU-s, {x['cpu_s_per_session']:g} a session; "
+                         f"divided among {x['n_cpus']} CPUs: {x['work_per_cpu_s']:g} s")  # fmt: skip
     if "server" in c:
         v = c["server"]
         lines += ["", f"The server's share: {v['sessions']} sessions through Streamlit's websocket protocol at once "

@@ -29,7 +29,8 @@ SHOWN = {"w_q": "W_q", "w_k": "W_k", "w_v": "W_v", "w_o": "W_o"}
 MAX_WEIGHT = 100.0  # edited entries beyond this only overflow the softmax; they teach nothing more
 VERSION = "steps_edit_version"  # bumped by Reset: fresh editors start from the preset again
 TAB = "steps_edit_tab"  # the open editor's tab label: only that editor is drawn (each grid delays the charts)
-STORE = "steps_edit_store"  # {"context", name: (generation, matrix)}: each matrix as it was when its tab closed
+STORE = "steps_edit_store"  # {"context", name: (generation, shown, last)}: shown and last [d_model, d_model] float32,
+# what each editor starts from and the matrix as last edited (ui.page.advance_edits)
 LINK_EDITS = "steps_link_edits"  # (preset, n_head, cells) a shared link carried
 ALL_STAGES_UP_TO = 128  # n_seq up to which the scores section shows all four n_seq² panels (as /scores does)
 
@@ -85,12 +86,14 @@ def start_matrices(settings, base, dims):  # -> {name: matrix}: the preset, plus
     return start
 
 
-def stored(settings, start):  # -> {name: (generation, matrix)} for this preset, n_head and Reset
-    """What each editor starts from. A new preset, n_head or Reset starts every matrix afresh from `start`."""
+def stored(settings, start):  # -> {name: (generation, shown, last)} for this preset, n_head and Reset
+    """The session's edit store, made afresh from `start` (in session state) when the preset, n_head or Reset
+    changes; otherwise the one the last run left."""
     context = (settings.preset, settings.n_head, st.session_state.setdefault(VERSION, 0))
     store = st.session_state.get(STORE)
     if store is None or store["context"] != context:
-        store = st.session_state[STORE] = {"context": context} | {name: (0, start[name]) for name in WEIGHT_NAMES}
+        store = {"context": context} | {name: (0, start[name], start[name]) for name in WEIGHT_NAMES}
+        st.session_state[STORE] = store
     return store
 
 
@@ -100,19 +103,16 @@ def editor_key(name, settings, generation):  # the data_editor key: a new contex
 
 def edited_weights(settings):  # -> (edited {name: matrix} or None, dims, store, errors)
     """The weights as edited, read from the editors' state: the editors are drawn after the charts (draw_editors),
-    so that their JavaScript does not hold up the first chart. Only the open tab's editor is drawn, and Streamlit
-    forgets the state of a widget that is not drawn: when a tab closes, its edits move into the store, and its next
-    editor (a new generation) starts from them. Invalid edits fall back to the preset."""
+    so that their JavaScript does not hold up the first chart. Only the open tab's editor is drawn; the store keeps
+    each matrix as last edited, through closed tabs, other pages and a real model chosen for a while (the link
+    drops `edits` meanwhile). Invalid edits fall back to the preset."""
     base, dims = preset_matrices(settings.preset, settings.n_head)
     store = stored(settings, start_matrices(settings, base, dims))
     open_name = {SHOWN[n]: n for n in WEIGHT_NAMES}.get(st.session_state.get(TAB), WEIGHT_NAMES[0])
     edited, errors = {}, []
     for name in WEIGHT_NAMES:
-        generation, shown = store[name]
-        key = editor_key(name, settings, generation)
-        matrix = page.apply_edits(shown, st.session_state.get(key), dims)
-        if name != open_name and key in st.session_state:  # its tab has closed: keep its edits before they go
-            store[name] = (generation + 1, matrix)
+        state = st.session_state.get(editor_key(name, settings, store[name][0]))  # None: forgotten or never drawn
+        store[name], matrix = page.advance_edits(store[name], state, name == open_name, dims)
         error = check_matrix(name, matrix, dims)
         if error:
             errors.append(error)
@@ -138,7 +138,7 @@ def draw_editors(settings, store, dims, errors):
     tabs = st.tabs([SHOWN[n] for n in WEIGHT_NAMES], key=TAB, on_change="rerun")
     for tab, name in zip(tabs, WEIGHT_NAMES, strict=True):
         if tab.open:
-            generation, shown = store[name]
+            generation, shown, _ = store[name]
             frame = page.table(shown, rows=dims, cols=dims)
             tab.data_editor(frame, key=editor_key(name, settings, generation), width="content")
     for error in errors:
@@ -197,7 +197,7 @@ if lecture:
     weights, dims, store, errors = edited_weights(settings)
 try:
     run = page.load(settings, weights)
-except page.Halt:  # a sentence that stops the page must not cost the edits: an editor not drawn forgets them
+except page.Halt:  # a sentence that stops the page still shows the editor, so the weights stay in reach
     if lecture:
         with editor_slot:
             draw_editors(settings, store, dims, errors)

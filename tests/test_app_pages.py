@@ -225,30 +225,39 @@ def test_a_long_sentence_opens_scores_on_one_stage_unless_the_link_asks_for_all(
 
 
 def test_the_json_download_is_offered_only_where_it_stays_small(monkeypatch):
-    """Past ui.page.JSON_MAX_BYTES the .json is not built (at 512 MiniLM tokens: ~558 MB, ~19 s, ~2 GB of the
-    server's memory per click); its button is disabled and the page says what to use instead."""
+    """Past ui.page.MAX_BYTES a file is not built (at 512 MiniLM tokens the .json is ~558 MB: ~19 s and ~2 GB of the
+    server's memory per click); its button is disabled and the page says how to write it elsewhere."""
     from ui import page
 
-    def json_button(at):
-        return next(b for b in at.get("download_button") if b.proto.label == "Whole run as .json")
+    def button(at, ext):
+        return next(b for b in at.get("download_button") if b.proto.label == f"Whole run as {ext}")
 
     at = app(page="scores")
-    assert not json_button(at).proto.disabled and not any(".json would be" in c.value for c in at.caption)
-    monkeypatch.setattr(page, "JSON_MAX_BYTES", 1000)  # this short sentence is ~15 kB of JSON
+    assert not button(at, ".json").proto.disabled and not any("too much to build" in c.value for c in at.caption)
+    monkeypatch.setitem(page.MAX_BYTES, ".json", 1000)  # this short sentence is ~15 kB of JSON
     at.run()
-    assert json_button(at).proto.disabled
-    assert not next(b for b in at.get("download_button") if b.proto.label == "Whole run as .npz").proto.disabled
-    [note] = [c.value for c in at.caption if ".json would be" in c.value]
-    assert "python -m attention export" in note and "MB" in note
+    assert button(at, ".json").proto.disabled and not button(at, ".npz").proto.disabled
+    [note] = [c.value for c in at.caption if "too much to build" in c.value]
+    assert "as .json about" in note and "--model lecture" in note and "--out run.json" in note
+    monkeypatch.setitem(page.MAX_BYTES, ".npz", 1000)
+    at.run()
+    assert button(at, ".json").proto.disabled and button(at, ".npz").proto.disabled
+    [note] = [c.value for c in at.caption if "too much to build" in c.value]
+    assert "as .npz about" in note and "--out run.npz" in note
 
 
-def test_a_512_token_minilm_run_is_past_the_json_limit_and_a_128_token_one_is_not():
+def test_which_real_runs_are_past_the_download_limits():
     from types import SimpleNamespace
 
     from attention import export
     from ui import page
 
-    def minilm(n_seq):  # the shapes of a MiniLM run (6 layers, 12 heads, d_head 32, d_model 384)
-        return SimpleNamespace(n_seq=n_seq, d_head=32, n_layer=6, n_head=12, hidden=np.zeros((7, n_seq, 384)))
+    def shapes(n_seq, n_layer, n_head, d_head, d_model):  # what estimated_size reads of a Run
+        return SimpleNamespace(n_seq=n_seq, d_head=d_head, n_layer=n_layer, n_head=n_head,
+                               hidden=np.zeros((n_layer + 1, n_seq, d_model)))  # fmt: skip
 
-    assert export.json_size(minilm(128)) < page.JSON_MAX_BYTES < export.json_size(minilm(512))
+    minilm, gpt2 = (lambda n: shapes(n, 6, 12, 32, 384)), (lambda n: shapes(n, 12, 12, 64, 768))
+    assert export.estimated_size(minilm(128), ".json") < page.MAX_BYTES[".json"]
+    assert export.estimated_size(minilm(512), ".json") > page.MAX_BYTES[".json"]
+    assert export.estimated_size(minilm(512), ".npz") < page.MAX_BYTES[".npz"]  # 171 MB: still offered
+    assert export.estimated_size(gpt2(1024), ".npz") > page.MAX_BYTES[".npz"]  # ~1.2 GB: not built here

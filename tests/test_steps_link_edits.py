@@ -105,8 +105,8 @@ def test_edits_read_before_the_editor_match_what_the_editor_returns(edited_rows)
 
 
 def test_edits_survive_a_sentence_that_stops_the_page():
-    """The editors are drawn after the charts; when the page stops early (an empty sentence), they must still be
-    drawn, or Streamlit forgets their edits. Mending the sentence brings the edited weights back."""
+    """The editors are drawn after the charts; when the page stops early (an empty sentence), the open one is still
+    drawn, so the weights stay in reach. Mending the sentence brings the edited weights back."""
     at = ok(app("steps"))
     ok(edit(at, "w_q", 0, "technology", 2.0))
     edited_q = panel(charts(at)[1], "Q = X·W_q")
@@ -153,4 +153,63 @@ def test_edits_in_a_closed_tab_are_kept_and_its_editor_starts_from_them():
     ok(at)
     plain = registry.run("lecture", at.session_state["settings"].text, weights=w)
     np.testing.assert_allclose(panel(charts(at)[1], "K = X·W_k"), plain.keys[0, 0], atol=1e-5)
+    assert "edits" not in at.query_params
+
+
+def test_edits_survive_a_visit_to_another_page():
+    """Leaving /steps undraws every editor, and Streamlit forgets their state (AppTest does too): the open tab's
+    edit and a closed tab's edit must both be there on coming back, checked against the backend."""
+    expected = {k: v.copy() for k, v in preset_weights("identity", 1).items()}
+    at = ok(app("steps"))
+    ok(edit(at, "w_q", 0, "technology", 2.0))  # the open tab's grid
+    ok(edit(at, "w_k", 1, "food", 3.0))  # a closed tab's
+    expected["w_q"][0, AXES.index("technology")] = 2.0
+    expected["w_k"][1, AXES.index("food")] = 3.0
+    ok(at.switch_page("pages/scores.py").run())
+    assert "edit_w_q_identity_1_0_0" not in at.session_state  # the drawn editor's state is gone
+    ok(at.switch_page("pages/steps.py").run())
+    run = registry.run("lecture", at.session_state["settings"].text, weights=expected)
+    np.testing.assert_allclose(panel(charts(at)[1], "Q = X·W_q"), run.queries[0, 0], atol=1e-5)
+    np.testing.assert_allclose(panel(charts(at)[1], "K = X·W_k"), run.keys[0, 0], atol=1e-5)
+    np.testing.assert_array_equal(at.data_editor[0].value.to_numpy(dtype=np.float32), expected["w_q"])
+
+
+def test_advance_edits_keeps_edits_through_every_editor_the_page_does_not_draw():
+    """ui.page.advance_edits, case by case: the matrix as edited, and the editor generation that shows it."""
+    from ui import page
+
+    dims = list(AXIS_LABELS)
+    start = preset_weights("identity", 1)["w_k"]
+    edited = start.copy()
+    edited[1, AXES.index("food")] = 3.0
+    state = {"edited_rows": {1: {"food": 3.0}}, "added_rows": [], "deleted_rows": []}
+    fresh = (0, start, start)
+
+    entry, m = page.advance_edits(fresh, None, True, dims)  # never drawn yet: the start, same editor
+    assert entry[0] == 0 and np.array_equal(m, start)
+    entry, m = page.advance_edits(fresh, state, True, dims)  # the open editor's edit: same editor, edit kept
+    assert entry[0] == 0 and np.array_equal(m, edited) and np.array_equal(entry[2], edited)
+    closed, m = page.advance_edits(fresh, state, False, dims)  # its tab closes: the next editor starts from it
+    assert closed[0] == 1 and np.array_equal(closed[1], edited) and np.array_equal(m, edited)
+    entry, m = page.advance_edits(closed, None, True, dims)  # reopened: that editor, no new one
+    assert entry == closed and np.array_equal(m, edited)
+    forgotten, m = page.advance_edits(entry, None, True, dims)  # its state gone later (another page): kept
+    assert forgotten[0] == 1 and np.array_equal(m, edited)
+    lost = (0, start, edited)  # the open editor's state forgotten while its edits differ from its start
+    entry, m = page.advance_edits(lost, None, True, dims)
+    assert entry[0] == 1 and np.array_equal(entry[1], edited) and np.array_equal(m, edited)
+    bad = {"edited_rows": {1: {"food": None}}, "added_rows": [], "deleted_rows": []}  # a cleared cell stays NaN
+    entry, m = page.advance_edits(fresh, bad, False, dims)
+    assert np.isnan(m[1, 0]) and page.advance_edits(entry, None, True, dims)[0] == entry  # NaN == NaN here
+
+
+def test_another_preset_and_back_starts_from_the_preset():
+    at = ok(app("steps"))
+    plain = panel(charts(at)[1], "Q = X·W_q")
+    ok(edit(at, "w_q", 1, "food", 3.0))  # the open tab's editor: AppTest forgets it once undrawn, as Streamlit does
+    assert "edits" in at.query_params and not np.allclose(panel(charts(at)[1], "Q = X·W_q"), plain)
+    at.selectbox(key="sb_preset").set_value("random").run()
+    at.selectbox(key="sb_preset").set_value("identity").run()
+    ok(at)
+    np.testing.assert_allclose(panel(charts(at)[1], "Q = X·W_q"), plain)  # edits belong to their preset
     assert "edits" not in at.query_params

@@ -149,6 +149,19 @@ def apply_edits(matrix, state, cols):  # [n_rows, n_cols], a data_editor's state
     return out
 
 
+def advance_edits(entry, state, is_open, cols):  # ((generation, shown, last), state, bool, labels) -> (entry, matrix)
+    """One weight editor's bookkeeping for a run, when only the open tab's editor is drawn. `shown` [n, n] is what
+    the current editor (key generation) started from, `last` [n, n] the matrix as last edited. Streamlit forgets an
+    editor that is not drawn (a closed tab; the page while another is open): its state reads None, and `last`
+    stands. An editor about to be forgotten (its tab closed) or already forgotten with edits gives way to the next
+    generation, which starts from the edits. Returns the new entry and the matrix as edited now."""
+    generation, shown, last = entry
+    matrix = last if state is None else apply_edits(shown, state, cols)
+    if (state is not None and not is_open) or (state is None and not np.array_equal(matrix, shown, equal_nan=True)):
+        generation, shown = generation + 1, matrix
+    return (generation, shown, matrix), matrix
+
+
 def csv_download(data, name, rows=None, cols=None, label=None):
     """A button that downloads the numbers behind a figure as CSV (a DataFrame, or an array with labels)."""
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "attention"
@@ -162,36 +175,43 @@ def csv_download(data, name, rows=None, cols=None, label=None):
     )
 
 
-JSON_MAX_BYTES = 64e6  # a larger .json costs the server seconds and several times its size in memory per click
+MAX_BYTES = {".npz": 256e6, ".json": 64e6}  # bigger files cost the server seconds and memory on every click
 
 
 def state_downloads(run, name="attention-run", settings=None):
-    """The whole run and the view's settings as .npz and .json, through the backend's exporter. Past
-    JSON_MAX_BYTES the .json is not offered (its button is shown disabled, and the page says what to use)."""
+    """The whole run and the view's settings as .npz and .json, through the backend's exporter. A file past its
+    MAX_BYTES is not built here: its button is disabled, and the page says how to write it on one's own machine."""
     from attention import export
 
     view = asdict(settings or sidebar.current())
-    json_bytes = export.json_size(run)
-    too_big = json_bytes > JSON_MAX_BYTES
-    c1, c2 = st.columns(2)
-    for col, ext, fn, mime in [
-        (c1, "npz", "to_npz_bytes", "application/octet-stream"),
-        (c2, "json", "to_json_bytes", "application/json"),
-    ]:
+    too_big = {}  # suffix -> estimated bytes, for the files not offered
+    for col, ext, fn, mime in zip(
+        st.columns(2),
+        (".npz", ".json"),
+        ("to_npz_bytes", "to_json_bytes"),
+        ("application/octet-stream", "application/json"),
+        strict=True,
+    ):
+        size = export.estimated_size(run, ext)
+        if size > MAX_BYTES[ext]:
+            too_big[ext] = size
         col.download_button(
-            f"Whole run as .{ext}",
+            f"Whole run as {ext}",
             lambda fn=fn: getattr(export, fn)(run, view),
-            file_name=f"{name}.{ext}",
+            file_name=f"{name}{ext}",
             mime=mime,
-            key=f"state-{name}-{ext}",
+            key=f"state-{name}-{ext[1:]}",
             icon=":material/download:",
-            disabled=too_big and ext == "json",
+            disabled=ext in too_big,
         )
     if too_big:
+        sizes = " and ".join(f"as {ext} about {size / 1e6:,.0f} MB" for ext, size in too_big.items())
+        npz_instead = " (the .npz holds the same arrays in about a third of the space)" if ".npz" not in too_big else ""
+        ext = ".json" if ".npz" not in too_big else ".npz"
         st.caption(
-            f"At {run.n_seq} tokens the whole run as .json would be about {json_bytes / 1e6:,.0f} MB, too much to build "
-            "here; the .npz holds the same arrays in about a third of the space. For JSON, run the exporter on your "
-            "own machine: `python -m attention export --model ... --text ... --out run.json`."
+            f"At {run.n_seq} tokens the whole run {sizes} is too much to build here{npz_instead}. Write it on your "
+            f"own machine: `python -m attention export --model {view.get('model', '...')} --text-file sentence.txt "
+            f"--out run{ext}` (`--help` lists the options for this view's other settings)."
         )
 
 

@@ -272,13 +272,13 @@ def test_editing_a_weight_cell_reaches_the_charts_and_the_link(server, page):
     run = registry.run("lecture", Settings().text, weights=w)
     np.testing.assert_allclose(first_z(page, 1), stages(run, 0, 0).queries[0], rtol=1e-5, atol=1e-6)
     assert not np.allclose(first_z(page, 1), q_before)
-    for tab in ("W_k", "W_q"):  # only the open tab's grid is drawn; closing W_q's must not lose its edit
+    # only the open tab's grid is drawn; closing W_q's must not lose its edit, and reopening it draws a new editor
+    for tab, key in [("W_k", "edit_w_k_identity_1_0_0"), ("W_q", "edit_w_q_identity_1_0_1")]:
         page.get_by_role("tab", name=tab).click()
-        page.get_by_role("tab", name=tab, selected=True).wait_for(timeout=30_000)
-        page.wait_for_function(  # the rerun has ended and left one grid: the open tab's
+        page.locator(f".st-key-{key}").wait_for(timeout=30_000)  # the rerun drew that tab's (keyed) editor
+        page.wait_for_function(
             """() => document.querySelector('[data-test-script-state="notRunning"]')
-                && document.querySelectorAll('[data-testid="stDataFrame"]').length === 1
-                && !document.querySelector('[data-stale="true"]')""",
+                && document.querySelectorAll('[data-testid="stDataFrame"]').length === 1""",
             timeout=30_000,
         )
         np.testing.assert_allclose(first_z(page, 1), stages(run, 0, 0).queries[0], rtol=1e-5, atol=1e-6)
