@@ -188,7 +188,7 @@ def state_downloads(run, name="attention-run", settings=None):
     for col, ext, fn, mime in zip(
         st.columns(2),
         (".npz", ".json"),
-        ("to_npz_bytes", "to_json_bytes"),
+        (export.to_npz_bytes, export.to_json_bytes),
         ("application/octet-stream", "application/json"),
         strict=True,
     ):
@@ -197,7 +197,7 @@ def state_downloads(run, name="attention-run", settings=None):
             too_big[ext] = size
         col.download_button(
             f"Whole run as {ext}",
-            lambda fn=fn: getattr(export, fn)(run, view),
+            lambda fn=fn: fn(run, view),
             file_name=f"{name}{ext}",
             mime=mime,
             key=f"state-{name}-{ext[1:]}",
@@ -206,8 +206,8 @@ def state_downloads(run, name="attention-run", settings=None):
         )
     if too_big:
         sizes = " and ".join(f"as {ext} about {size / 1e6:,.0f} MB" for ext, size in too_big.items())
-        npz_instead = " (the .npz holds the same arrays in about a third of the space)" if ".npz" not in too_big else ""
-        ext = ".json" if ".npz" not in too_big else ".npz"
+        smaller = " (the .npz holds the same arrays in about a third of the space)"
+        ext, npz_instead = (".npz", "") if ".npz" in too_big else (".json", smaller)
         st.caption(
             f"At {run.n_seq} tokens the whole run {sizes} is too much to build here{npz_instead}. Write it on your "
             f"own machine: `python -m attention export --model {view.get('model', '...')} --text-file sentence.txt "
