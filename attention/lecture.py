@@ -12,6 +12,7 @@ import numpy as np
 
 from . import presets
 from .core import SIMILARITIES, causal_mask, check_temperature, multi_head_attention
+from .flow import mask_heads
 from .pull import context_pull
 from .run import Run
 from .vocab import AMBIGUOUS, AXES, D_MODEL, N_POS, SENSES, function_words, memberships, positional_encoding
@@ -194,8 +195,10 @@ def run_lecture(
     weights=None,
     max_tokens=512,
     seed=0,
+    head_mask=None,
 ):  # -> Run with n_layer = steps
-    """Embed `text`, then `steps` times: multi-head attention and the context pull with strength alpha."""
+    """Embed `text`, then `steps` times: multi-head attention and the context pull with strength alpha.
+    head_mask [steps, n_head]: 0 switches a head off (its slice of the concatenation before W_o), 1 keeps it."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("type a sentence first: the text is empty (try 'I ate an apple and a banana')")
     alpha = _check_fraction("alpha", alpha, 0, 1, "0 keeps the embeddings, 1 replaces them by the attention output")
@@ -222,14 +225,17 @@ def run_lecture(
 
     mask = causal_mask(len(tokens)) if causal else None
     hidden, attn_out, kept = [x], [], {"queries": [], "keys": [], "values": [], "weights": []}
-    for _ in range(steps):
+    if head_mask is not None and np.shape(head_mask) != (steps, n_head):
+        raise ValueError(f"head_mask must be [steps, n_head] = [{steps}, {n_head}] (got {list(np.shape(head_mask))})")
+    for step in range(steps):
         mh = multi_head_attention(
             hidden[-1], **w, n_head=n_head, mask=mask, temperature=temperature, similarity_kind=similarity
         )
         for name, arrays in kept.items():  # keep only what a Run stores; run.stages recomputes the rest
             arrays.append(getattr(mh.heads, name))
-        attn_out.append(mh.output)
-        hidden.append(context_pull(hidden[-1], mh.output, alpha))
+        output = mh.output if head_mask is None else mask_heads(mh.concat, head_mask[step]) @ w["w_o"]
+        attn_out.append(output)
+        hidden.append(context_pull(hidden[-1], output, alpha))
 
     def stack(arrays):  # list of n_layer arrays -> [n_layer, ...] float32
         return np.stack(arrays).astype(np.float32, copy=False)
