@@ -165,6 +165,14 @@ def build_parser():  # -> argparse.ArgumentParser
         help="drop [CLS]/[SEP]-like tokens and renormalise each row (default: off)",
     )
 
+    ex.add_argument(
+        "--with",
+        dest="with_",
+        metavar="NAMES",
+        help="also write value-weighted attention and rollout: norms (value_norms, value_norms_layer), rollout; "
+        "e.g. --with norms,rollout",
+    )
+
     commands.add_parser(
         "models",
         help="list the models and whether each is available offline",
@@ -206,7 +214,12 @@ def export_command(args):  # -> exit status
     run = registry.run(args.model, read_text(args), **settings)
     known = set((LECTURE_ONLY | SHARED).values())
     defaults = {k: v for k, v in lecture_defaults().items() if k in known} if args.model == registry.LECTURE else {}
-    path = export.write(run, args.out, settings=defaults | settings)  # what was asked, with the model's defaults
+    extra = None
+    if args.with_ is not None:  # value norms and rollout (attention.flow_models)
+        from .flow_models import export_arrays, parse_with
+
+        extra = export_arrays(run, parse_with(args.with_), args.model, defaults | settings, args.model_dir)
+    path = export.write(run, args.out, settings=defaults | settings, extra=extra)  # asked, with the model's defaults
     for notice in run.notices:
         print(f"note: {notice}", file=sys.stderr)
     shape = list(run.weights.shape)

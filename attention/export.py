@@ -11,6 +11,10 @@ Keys (the same in both formats):
   special, unknown  [n_seq] bool                     [CLS]/[SEP]-like tokens; lecture words not in the vocabulary
   model      str; settings: dict (in .npz a JSON string); notices: [str] what the user was told (truncation, ...)
   shapes     (.json only) {key: shape} of every array above
+With `--with norms,rollout` (attention.flow_models.export_arrays):
+  value_norms        [n_layer, n_head, n_seq, n_seq] float32  ‖α^h_ij f^h(x_j)‖ (Kobayashi et al. 2020), per head
+  value_norms_layer  [n_layer, n_seq, n_seq] float32          ‖Σ_h α^h_ij f^h(x_j)‖, per layer
+  rollout            [n_layer, n_seq, n_seq] float32          rollout[l] = R_{l+1} (Abnar & Zuidema 2020)
 """
 
 import io
@@ -53,8 +57,9 @@ def run_to_arrays(run, settings=None):  # Run -> {key: list[str] | np.ndarray | 
     }
 
 
-def to_npz_bytes(run, settings=None):  # Run -> bytes of an .npz (a zip of .npy files)
-    """A .npz that np.load reads without pickle; json.loads(str(f["settings"])) gives the settings."""
+def to_npz_bytes(run, settings=None, extra=None):  # Run -> bytes of an .npz (a zip of .npy files)
+    """A .npz that np.load reads without pickle; json.loads(str(f["settings"])) gives the settings.
+    extra: more named float32 arrays (the `--with` keys)."""
     arrays = run_to_arrays(run, settings)
     buffer = io.BytesIO()
     np.savez(  # uncompressed: float32 noise barely compresses, and zlib took ~20 s at 512 tokens of MiniLM
@@ -64,6 +69,7 @@ def to_npz_bytes(run, settings=None):  # Run -> bytes of an .npz (a zip of .npy 
         settings=np.array(json.dumps(arrays["settings"])),
         notices=np.array(arrays["notices"], dtype=str),
         **{k: arrays[k] for k in ARRAYS},
+        **(extra or {}),
     )
     return buffer.getvalue()
 
@@ -83,13 +89,14 @@ def json_numbers(a):  # np.ndarray -> str: nested JSON lists
     return rows[0]
 
 
-def to_json_bytes(run, settings=None):  # Run -> UTF-8 bytes of one JSON object
+def to_json_bytes(run, settings=None, extra=None):  # Run -> UTF-8 bytes of one JSON object
     """One JSON object: the metadata first, then each array as nested lists of floats (or booleans)."""
-    arrays = run_to_arrays(run, settings)
+    arrays = run_to_arrays(run, settings) | (extra or {})
+    keys = [*ARRAYS, *(extra or {})]
     head = {k: arrays[k] for k in ("model", "settings", "tokens", "notices")}
-    head["shapes"] = {k: list(arrays[k].shape) for k in ARRAYS}
+    head["shapes"] = {k: list(arrays[k].shape) for k in keys}
     parts = [f'  "{k}": {json.dumps(v, ensure_ascii=False)}' for k, v in head.items()]
-    parts += [f'  "{k}": {json_numbers(arrays[k])}' for k in ARRAYS]
+    parts += [f'  "{k}": {json_numbers(arrays[k])}' for k in keys]
     return ("{\n" + ",\n".join(parts) + "\n}\n").encode("utf-8")
 
 
@@ -117,10 +124,10 @@ def check_format(path):  # str | Path -> ".npz" | ".json"
     return suffix
 
 
-def write(run, path, settings=None):  # (Run, str | Path) -> Path written
-    """Write the Run to `path` as .npz or .json, chosen by the extension."""
+def write(run, path, settings=None, extra=None):  # (Run, str | Path) -> Path written
+    """Write the Run (and any extra named arrays) to `path` as .npz or .json, chosen by the extension."""
     suffix = check_format(path)
-    data = to_npz_bytes(run, settings) if suffix == ".npz" else to_json_bytes(run, settings)
+    data = to_npz_bytes(run, settings, extra) if suffix == ".npz" else to_json_bytes(run, settings, extra)
     path = Path(path)
     path.write_bytes(data)
     return path
@@ -137,7 +144,7 @@ def load(path):  # str | Path -> dict with the same keys as run_to_arrays (array
         return data
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     shapes = data.pop("shapes")
-    for k in ARRAYS:
+    for k in shapes:
         dtype = bool if k in ("mask", "special", "unknown") else np.float32
         data[k] = np.array(data[k], dtype=dtype).reshape(shapes[k])
     return data

@@ -35,15 +35,16 @@ def value_vectors(x, w_v, b_v, w_o, n_head, kv_heads=None):
 
 def value_norms(weights, f):  # [n_head, n_seq, n_seq], [n_head, n_seq, d_model] -> [n_head, n_seq, n_seq]
     """Per head (Kobayashi et al. 2020): ‖α^h_ij f^h(x_j)‖ = α^h_ij ‖f^h(x_j)‖, since α ≥ 0."""
-    norms = np.linalg.norm(np.asarray(f, dtype=np.float64), axis=-1)  # [n_head, n_seq]
-    return (np.asarray(weights, dtype=np.float64) * norms[:, None, :]).astype(np.float32)
+    norms = np.linalg.norm(np.asarray(f, dtype=np.float64), axis=-1).astype(np.float32)  # [n_head, n_seq]
+    return np.asarray(weights, dtype=np.float32) * norms[:, None, :]
 
 
 def value_norms_layer(weights, f):  # [n_head, n_seq, n_seq], [n_head, n_seq, d_model] -> [n_seq, n_seq]
     """Per layer: ‖Σ_h α^h_ij f^h(x_j)‖, from ‖·‖² = Σ_h Σ_g α^h_ij α^g_ij ⟨f^h_j, f^g_j⟩ (no n_seq² × d_model array)."""
     a, f = np.asarray(weights, dtype=np.float64), np.asarray(f, dtype=np.float64)
-    gram = np.einsum("hjd,gjd->jhg", f, f)  # [n_seq, n_head, n_head]
-    squared = np.einsum("hij,jhg,gij->ij", a, gram, a, optimize=True)
+    gram = np.matmul(f.transpose(1, 0, 2), f.transpose(1, 2, 0))  # [n_seq (j), n_head, n_head] ⟨f^h_j, f^g_j⟩
+    by_key = a.transpose(2, 1, 0)  # [n_seq (j), n_seq (i), n_head]
+    squared = np.einsum("jih,jih->ij", by_key @ gram, by_key)  # per key j, one batched matmul: αᵀ G_j α
     return np.sqrt(np.clip(squared, 0.0, None)).astype(np.float32)
 
 
@@ -57,11 +58,11 @@ def small_value_tokens(f, tokens, share=0.5):  # [n_head, n_seq, d_model] or [n_
 
 def rollout(weights):  # [n_layer, n_head, n_seq, n_seq] -> [n_layer, n_seq, n_seq]; out[l] = R_{l+1}
     """Attention rollout (Abnar & Zuidema 2020): Ā_l = head mean, Ã_l = rownorm(0.5·Ā_l + 0.5·I), R_l = Ã_l R_{l−1}."""
-    w = np.asarray(weights, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float32)
     n_seq = w.shape[-1]
-    out, r = np.empty((w.shape[0], n_seq, n_seq), np.float32), np.eye(n_seq)
+    out, r = np.empty((w.shape[0], n_seq, n_seq), np.float32), np.eye(n_seq, dtype=np.float32)
     for layer, mean in enumerate(w.mean(axis=1)):
-        a = 0.5 * mean + 0.5 * np.eye(n_seq)
+        a = 0.5 * mean + 0.5 * np.eye(n_seq, dtype=np.float32)
         a /= a.sum(axis=-1, keepdims=True)
         r = a @ r
         out[layer] = r

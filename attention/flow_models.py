@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import flow
+from . import checkpoint, flow
 from .core import causal_mask
 
 
@@ -145,6 +145,37 @@ class Ablation:
         return flow.ablation_grid(self.effect, self.run.n_layer, self.run.n_head)
 
 
-def flow_arrays(run, parts):  # -> {export key: array} for `--with norms,rollout`
-    per_head, per_layer, _ = value_flow(run, parts)
-    return {"value_norms": per_head, "value_norms_layer": per_layer, "rollout": flow.rollout(run.weights)}
+WITH = ("norms", "rollout")  # what `python -m attention export --with` can add
+
+
+def parse_with(text):  # "norms,rollout" -> tuple of names from WITH
+    names = tuple(dict.fromkeys(n.strip() for n in str(text).split(",") if n.strip()))
+    if not names or set(names) - set(WITH):
+        raise ValueError(f"--with takes a comma-separated list of {', '.join(WITH)} (got {text!r})")
+    return names
+
+
+def parts_for(run, model, settings, model_dir=None):  # -> FlowParts of the model that made `run`
+    """The lecture model's W_v, W_o come from its preset (or edited weights); a real model's from its checkpoint."""
+    if model == "lecture":
+        from .presets import preset_weights
+
+        w = settings.get("weights") or preset_weights(
+            settings.get("preset", "identity"), settings.get("n_head", 1), seed=settings.get("seed", 0)
+        )
+        return lecture_parts(run, w)
+    return model_parts(run, checkpoint.load(model, model_dir=model_dir))
+
+
+def export_arrays(run, names, model, settings, model_dir=None):  # -> {key: array} for the export file
+    """value_norms [n_layer, n_head, n_seq, n_seq], value_norms_layer [n_layer, n_seq, n_seq] and
+    rollout [n_layer, n_seq, n_seq] (rollout[l] = R_{l+1}), as asked."""
+    if settings.get("hide_special"):
+        raise ValueError("--with needs every token the model saw; leave out --hide-special")
+    out = {}
+    if "norms" in names:
+        per_head, per_layer, _ = value_flow(run, parts_for(run, model, settings, model_dir))
+        out |= {"value_norms": per_head, "value_norms_layer": per_layer}
+    if "rollout" in names:
+        out["rollout"] = flow.rollout(run.weights)
+    return out
