@@ -30,6 +30,8 @@ PAGES = [  # file, title, icon, url path
     ("pull.py", "Context pull", ":material/scatter_plot:", "pull"),
     ("steps.py", "Step by step", ":material/calculate:", "steps"),
     ("compare.py", "Compare", ":material/compare:", "compare"),
+    ("flow.py", "Flow", ":material/timeline:", "flow"),
+    ("geometry.py", "Geometry", ":material/hub:", "geometry"),
 ]
 
 st.set_page_config(page_title="Attention, visible", page_icon="👁️", layout="wide")  # emoji: no icon CDN

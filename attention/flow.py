@@ -48,12 +48,12 @@ def value_norms_layer(weights, f):  # [n_head, n_seq, n_seq], [n_head, n_seq, d_
     return np.sqrt(np.clip(squared, 0.0, None)).astype(np.float32)
 
 
-def small_value_tokens(f, tokens, share=0.5):  # [n_head, n_seq, d_model] or [n_seq, d_model] -> list[(token, ratio)]
+def small_value_tokens(sizes, tokens, share=0.5):  # [n_seq] ‖f(x_j)‖, n_seq tokens -> list[(token, ratio to median)]
     """Tokens whose ‖f(x_j)‖ is below `share` of the median: a weight on them moves little. Smallest first."""
-    norms = np.linalg.norm(np.asarray(f, dtype=np.float64), axis=-1).reshape(-1, len(tokens)).mean(axis=0)
-    median = float(np.median(norms)) or 1.0
-    order = np.argsort(norms, kind="stable")
-    return [(tokens[j], float(norms[j] / median)) for j in order if norms[j] < share * median]
+    sizes = np.asarray(sizes, dtype=np.float64)
+    median = float(np.median(sizes)) or 1.0
+    order = np.argsort(sizes, kind="stable")
+    return [(tokens[j], float(sizes[j] / median)) for j in order if sizes[j] < share * median]
 
 
 def rollout(weights):  # [n_layer, n_head, n_seq, n_seq] -> [n_layer, n_seq, n_seq]; out[l] = R_{l+1}

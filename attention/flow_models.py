@@ -47,19 +47,22 @@ def model_parts(run, ckpt):  # Run (every token, none hidden), Checkpoint -> Flo
     return FlowParts(x, w_v, b_v, w_o, np.arange(c.n_head))
 
 
+def layer_flow(
+    run, parts, layer
+):  # -> (per head [n_head, n_seq, n_seq], per layer [n_seq, n_seq], ‖f‖ [n_head, n_seq])
+    """Kobayashi et al.'s norms for one layer, and the size ‖f^h(x_j)‖ of what each token sends through each head."""
+    b_v = None if parts.b_v is None else parts.b_v[layer]
+    f = flow.value_vectors(parts.x[layer], parts.w_v[layer], b_v, parts.w_o[layer], run.n_head, parts.kv_heads)
+    w = run.weights[layer]
+    return flow.value_norms(w, f), flow.value_norms_layer(w, f), np.linalg.norm(f, axis=-1).astype(np.float32)
+
+
 def value_flow(
     run, parts
 ):  # -> (per head [n_layer, n_head, n_seq, n_seq], per layer [n_layer, n_seq, n_seq], ‖f‖ [n_layer, n_head, n_seq])
-    """Kobayashi et al.'s norms for every layer, one layer at a time (f^h(x_j) never held for all layers at once)."""
-    per_head = np.empty(run.weights.shape, np.float32)
-    per_layer = np.empty((run.n_layer, run.n_seq, run.n_seq), np.float32)
-    sizes = np.empty(run.weights.shape[:3], np.float32)
-    for i in range(run.n_layer):
-        f = flow.value_vectors(parts.x[i], parts.w_v[i], None if parts.b_v is None else parts.b_v[i], parts.w_o[i],
-                               run.n_head, parts.kv_heads)  # fmt: skip
-        per_head[i], per_layer[i] = flow.value_norms(run.weights[i], f), flow.value_norms_layer(run.weights[i], f)
-        sizes[i] = np.linalg.norm(f, axis=-1)
-    return per_head, per_layer, sizes
+    """layer_flow for every layer, stacked (f^h(x_j) is never held for all layers at once)."""
+    per_head, per_layer, sizes = zip(*(layer_flow(run, parts, i) for i in range(run.n_layer)), strict=True)
+    return np.stack(per_head), np.stack(per_layer), np.stack(sizes)
 
 
 def ablated_hidden(ckpt, run, layer, head, upto=None):  # -> [n_seq or upto, d_model] final hidden states
@@ -122,8 +125,14 @@ class Ablation:
             text, options = self.lecture
             mask = flow.head_mask(self.run.n_layer, self.run.n_head, layer, head)
             return run_lecture(text, **options, head_mask=mask).hidden[-1]
+        from . import transformer as tf
+
         upto = self.token + 1 if self.kind == "kl" else None
-        return ablated_hidden(self.ckpt, self.run, layer, head, upto)
+        with (
+            tf.BLAS_LOCK,
+            tf.blas_on_one_thread(),
+        ):  # BLAS's idle threads would fight for the cores of many small passes
+            return ablated_hidden(self.ckpt, self.run, layer, head, upto)
 
     def effect(self, layer, head):  # -> float
         off = self.final(layer, head)

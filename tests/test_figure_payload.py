@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 from attention.figures import compare, heads, heatmaps, pull, steps
+from attention.figures import flow as flow_figures
+from attention.figures import geometry as geometry_figures
 from attention.figures.common import subplot_grid
 
 
@@ -82,6 +84,13 @@ def fast_cases():  # -> figures built with common.fast_figure (plotly's property
         yield heads.head_grid(random_weights(rng, 4, n), tokens, present=True, selected=1)
         yield compare.attention_pair_figure(tokens, w, tokens[:-1], w[:-1, :-1], present=True)
         yield compare.difference_figure(tokens, w[0], w[1], "t0")
+        yield flow_figures.value_pair(w, w * rng.random(n), tokens, title="layer 0", present=True)
+        yield flow_figures.rollout_figure(random_weights(rng, 2, n), tokens, n - 1)
+        q, k = rng.normal(size=(n, 2)), rng.normal(size=(n, 2))
+        yield geometry_figures.qk_plane(q, k, tokens, 0, [1, 2][: n - 1], w[0], [0.4, 0.2], present=True)
+        from attention.geometry import neuron_view
+
+        yield geometry_figures.neuron_figure(neuron_view(q[0], k[1]), tokens[0], tokens[1])
     for k in (2, 3):
         paths = rng.normal(size=(3, 5, k))
         tokens, reference = ["an", "apple", "pie", "and", "a"], rng.normal(size=(4, k))

@@ -134,10 +134,11 @@ def test_ablation_grid_calls_every_head_once():
 
 
 def test_small_value_tokens_are_named_smallest_first():
-    f = np.ones((2, 5, 3))
-    f[:, 1] *= 0.1
-    f[:, 3] *= 0.3
-    assert [t for t, _ in flow.small_value_tokens(f, list("abcde"))] == ["b", "d"]
+    sizes = np.array([1.0, 0.1, 1.2, 0.3, 0.9])  # median 0.9
+    assert flow.small_value_tokens(sizes, list("abcde")) == [
+        ("b", pytest.approx(0.1 / 0.9)),
+        ("d", pytest.approx(0.3 / 0.9)),
+    ]
 
 
 # ---------------------------------------------------------------- geometry
