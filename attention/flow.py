@@ -104,7 +104,8 @@ def mean_pooled_cosine(hidden_a, hidden_b):  # [n_seq, d_model], [n_seq, d_model
 
 
 def pull_change(x, after, after_off, token):  # [n_seq, d_model] x3, int -> float
-    """‖pull_off − pull‖ / ‖pull‖ for one token, pull = after − x: the share of the token's pull that the head made."""
+    """‖pull_off − pull‖ / ‖pull‖ for one token, pull = after − x: 0 when the head changes nothing, 1 when without it
+    the token is not pulled at all."""
     x, after, after_off = (np.asarray(a, dtype=np.float64)[token] for a in (x, after, after_off))
     pull = after - x
     return float(np.linalg.norm((after_off - x) - pull) / max(np.linalg.norm(pull), 1e-12))

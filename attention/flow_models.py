@@ -116,7 +116,7 @@ class Ablation:
     def label(self):  # -> str: what the effect number means
         return {"kl": "KL(with ‖ without) of the next-token prediction, nats",
                 "cosine": "1 − cos(sentence embedding with, without)",
-                "pull": "share of the token's pull that changes"}[self.kind]  # fmt: skip
+                "pull": "‖change of the token's pull‖ / ‖pull‖"}[self.kind]  # fmt: skip
 
     def final(self, layer, head):  # -> the final hidden states with (layer, head) off
         if self.ckpt is None:

@@ -4,8 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from attention.figures.flow import rollout_figure, value_pair
-from attention.figures.heads import layer_head_grid
+from attention.figures.flow import effect_grid, rollout_figure, value_pair
 from attention.flow import small_value_tokens
 from ui import flow_cache, page, sidebar
 
@@ -82,8 +81,7 @@ if not wanted:
 if wanted:
     with st.spinner(f"Switching off each of {run.n_layer * run.n_head} heads in turn…"):
         effects = flow_cache.grid(settings, token)
-    page.chart(layer_head_grid(effects, title=ablation.label, present=settings.present,
-                               selected=(layer, head)), "ablation-grid")  # fmt: skip
+    page.chart(effect_grid(effects, ablation.label, (layer, head), settings.present), "ablation-grid")
     page.csv_download(effects, "ablation-grid", rows=[f"layer {i}" for i in range(run.n_layer)],
                       cols=[f"head {h}" for h in range(run.n_head)])  # fmt: skip
 

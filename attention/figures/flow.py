@@ -4,7 +4,8 @@ Pure: arrays in, plotly figures out. Long inputs are drawn as blocks of tokens (
 import numpy as np
 
 from .common import fast_figure, subplot_grid, theme, token_labels
-from .heatmaps import block_labels, block_reduce, blocks, colour_range, finite, ticks
+from .heads import layer_head_grid
+from .heatmaps import block_labels, block_reduce, blocks, cell_text, colour_range, finite, ticks
 
 MAX_SIDE = 128  # token cells a side at most: 512 tokens are drawn as blocks of 4 (block means)
 MAX_ROLLOUT = 256  # source tokens at most in the rollout heatmap
@@ -33,7 +34,7 @@ def value_pair(weights, norms, tokens, title=None, present=False):  # [n_seq, n_
     layout = subplot_grid(1, 2, titles=["raw weight α", "value-weighted ‖α f(x)‖"], horizontal_spacing=0.14)
     data = [heat(both[0], shown, shown, "α", 0, 0.43), heat(both[1], shown, shown, "‖αf‖", 1, 1.0)]
     for name in ("xaxis", "xaxis2"):
-        layout[name] |= dict(type="category", tickangle=-45, title=dict(text="key (looked at)"), **ticks(shown))
+        layout[name] |= dict(type="category", tickangle=-45, title=dict(text="key (looked at)"), **ticks(shown, 16))
     for name in ("yaxis", "yaxis2"):
         layout[name] |= dict(type="category", autorange="reversed", **ticks(shown))
     layout["yaxis"]["title"] = dict(text="query (looking)")
@@ -61,8 +62,14 @@ def rollout_figure(rollout, tokens, token, present=False):  # [n_layer, n_seq, n
     note = f" (sums over blocks of {size} tokens)" if size > 1 else ""
     layout = dict(
         title=dict(text=f"Where “{token_labels(tokens)[token]}” gets its information from, layer by layer{note}"),
-        xaxis=dict(type="category", tickangle=-45, title=dict(text="input token"), **ticks(labels)),
+        xaxis=dict(type="category", tickangle=-45, title=dict(text="input token"), **ticks(labels, 24)),
         yaxis=dict(type="category", autorange="reversed"),
     )
     fig = fast_figure([trace], layout)
     return theme(fig, present, height=200 + 30 * len(rows))
+
+
+def effect_grid(effects, label, selected=None, present=False):  # [n_layer, n_head] -> go.Figure
+    """The effect of switching each head off, as a layer × head heatmap; cells read 3 decimals (effects are small)."""
+    fig = layer_head_grid(effects, title=label, present=present, selected=selected)
+    return fig.update_traces(text=cell_text(effects, 3))

@@ -14,7 +14,7 @@ from ui.settings import Settings
 
 pytestmark = pytest.mark.browser
 
-PATHS = ["", "scores", "heads", "pull", "steps", "compare"]
+PATHS = ["", "scores", "heads", "pull", "steps", "compare", "flow", "geometry"]
 CHART = ".js-plotly-plot"
 EXCEPTION = '[data-testid="stException"]'
 
