@@ -18,13 +18,14 @@ def pooled(matrix, labels, max_side=MAX_SIDE):  # [n_rows, n_seq, n_seq], n_seq 
     return block_reduce(matrix, starts, starts).astype(np.float32), block_labels(labels, starts), int(starts[1])
 
 
-def heat(z, x, y, what, cell, colorbar_x):  # -> one heatmap trace dict on subplot `cell`
-    n = max(len(x), len(y))
+def heat(z, x, y, what, cell, colorbar_x):  # -> one heatmap trace dict on subplot `cell`, from 0 to its largest cell
+    n, top = max(len(x), len(y)), float(np.nanmax(z)) if np.isfinite(z).any() else 1.0
     refs = {} if cell == 0 else dict(xaxis=f"x{cell + 1}", yaxis=f"y{cell + 1}")
     return dict(type="heatmap", z=finite(z), x=np.array(x, dtype=object), y=np.array(y, dtype=object), **refs,
                 hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{what} %{{z:.3f}}<extra></extra>",
                 colorbar=dict(title=dict(text=what), thickness=12, x=colorbar_x),
-                xgap=1 if n <= 32 else 0, ygap=1 if n <= 32 else 0, **colour_range(z, "weights"))  # fmt: skip
+                xgap=1 if n <= 32 else 0, ygap=1 if n <= 32 else 0,
+                **colour_range(z, "weights") | dict(zmax=top if top > 0 else 1.0))  # fmt: skip
 
 
 def value_pair(weights, norms, tokens, title=None, present=False):  # [n_seq, n_seq] x2, n_seq tokens -> go.Figure
