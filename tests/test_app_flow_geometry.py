@@ -128,3 +128,10 @@ def test_minilm_geometry_renders(minilm):
     run = registry.run("minilm", at.text_area(key="sb_text").value)
     plane = figures(at)[0]
     assert sum(len(trace_values(plane, "x", i)) for i in (1, 2)) == 2 * run.n_seq
+
+
+@pytest.mark.parametrize("text", ["", "!!!", "apple", "<b>x</b> [y](http://z) $x$"])
+@pytest.mark.parametrize("page", ["flow", "geometry"])
+def test_odd_text_gives_a_message_or_a_result_never_a_traceback(text, page):
+    at = app({"text": text, "causal": "true", "n_head": "2", "steps": "2"}, page=page)
+    assert at.warning or len(figures(at)) >= 2
