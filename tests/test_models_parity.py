@@ -315,3 +315,33 @@ def test_a_misshapen_tensor_is_named(root, tmp_path):
 
     with pytest.raises(CheckpointError, match=r"k_proj.weight has shape \(8, 32\); expected \(16, 32\)"):
         load_dir(damaged(root, tmp_path, change_tensors=cut))
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".json"])
+def test_export_with_model_dir_alone_runs_its_architecture(root, tmp_path, capsys, suffix):
+    """`export --model-dir DIR` without --model runs what DIR/config.json names, and writes the predictions."""
+    from attention import cli, export
+
+    _, ckpt = build("qwen3-qknorm-head_dim", "float32", root)
+    out = tmp_path / f"run{suffix}"
+    assert cli.main(["export", "--model-dir", str(ckpt.path), "--text", "the bank of the river", "--out", str(out),
+                     "--full-logits"]) == 0  # fmt: skip
+    data, run = export.load(out), run_checkpoint(ckpt, "the bank of the river", full_logits=True)
+    assert data["model"] == "local" and "top-20 predictions (next)" in capsys.readouterr().out
+    np.testing.assert_array_equal(data["top_ids"], run.predictions.top_ids)
+    np.testing.assert_array_equal(data["top_probs"], run.predictions.top_probs)
+    np.testing.assert_array_equal(data["logits"], run.predictions.logits)
+    assert data["top_tokens"] == run.predictions.top_tokens and data["prediction_kind"] == "next"
+    np.testing.assert_array_equal(data["attention"], run.weights)
+
+
+def test_describe_reads_the_config_when_present(root, monkeypatch):
+    from attention import registry
+
+    _, ckpt = build("qwen3-qknorm-head_dim", "float32", root)
+    monkeypatch.setenv(loading.env_var("qwen3"), str(ckpt.path))
+    assert loading.env_var("qwen2.5") == "ATTENTION_MODEL_DIR_QWEN2_5"
+    assert "2 layers, 4 heads, 2 KV heads, d_model 32; causal" in registry.describe("qwen3")
+    monkeypatch.delenv(loading.env_var("qwen3"))
+    monkeypatch.setattr(loading, "cache_dir", lambda *a, **k: None)
+    assert "30 layers, 9 heads, 3 KV heads, d_model 576; causal" in registry.describe("smollm2")
