@@ -345,3 +345,35 @@ def test_describe_reads_the_config_when_present(root, monkeypatch):
     monkeypatch.delenv(loading.env_var("qwen3"))
     monkeypatch.setattr(loading, "cache_dir", lambda *a, **k: None)
     assert "30 layers, 9 heads, 3 KV heads, d_model 576; causal" in registry.describe("smollm2")
+
+
+@pytest.mark.parametrize("case", ["qwen3-qknorm-head_dim", "gpt2", "bert"])
+def test_layer_trace_steps_rebuild_the_layer(root, tmp_path, case):
+    """Each step follows from the one before by its formula, and the last is the next layer's input."""
+    from attention.models import layer_trace
+    from attention.models.blocks import linear
+
+    if case == "gpt2":
+        model, ckpt = gpt2_lm(tmp_path)
+    elif case == "bert":
+        model, ckpt = mlm("bert", tmp_path)
+    else:
+        model, ckpt = build(case, "float32", root)
+    ids = encode(ckpt, SENTENCES[3])[0]
+    _, hidden, _ = hf(model, ids)
+    t = layer_trace(ckpt, ids, 0)
+    np.testing.assert_allclose(t["output"], hidden[1], atol=TOL)
+    lw = ckpt.weights["layers"][0]
+    if case == "qwen3-qknorm-head_dim":
+        np.testing.assert_allclose(t["rms1"], np.sqrt((hidden[0] ** 2).mean(-1) + 1e-6), rtol=1e-5)
+        np.testing.assert_allclose(t["act"], t["gate"] / (1 + np.exp(-t["gate"])), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(t["product"], t["act"] * t["up"], rtol=1e-6)
+        np.testing.assert_allclose(t["down"], linear(t["product"], *lw["down"]), rtol=1e-5, atol=1e-5)
+    else:
+        np.testing.assert_allclose(t["ff_out"], linear(t["act"], *lw["ff_out"]), rtol=1e-5, atol=1e-5)
+    last = layer_trace(ckpt, ids, ckpt.config.n_layer - 1)
+    if case != "bert":  # the decoders' reported last state is the last layer's output after the final norm
+        from attention.models.families import family
+
+        final = family(ckpt.config.arch).final_norm(last["output"], ckpt.weights, ckpt.config)
+        np.testing.assert_allclose(final, hidden[-1], atol=TOL)

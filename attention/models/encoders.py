@@ -147,3 +147,12 @@ def logits(x, w, c):  # [rows, d_model] -> [rows, vocab]: the MLM head (KeyError
 
 def has_head(w):  # -> bool
     return "mlm" in w
+
+
+def trace(x, attn, layer, c):  # layer input, W_o·heads [n_seq, d_model] -> every step of the layer, real numbers
+    mid = layer_norm(x + attn, *layer["ln1"], c.eps)
+    ff_in = linear(mid, *layer["ff_in"])
+    act = ACTIVATIONS[c.act](ff_in.copy())
+    ff_out = linear(act, *layer["ff_out"])
+    return dict(input=x, attn_out=attn, mid=mid, ff_in=ff_in, act=act, ff_out=ff_out,
+                output=layer_norm(mid + ff_out, *layer["ln2"], c.eps))  # fmt: skip

@@ -92,3 +92,13 @@ def logits(x, w, c):  # ln_f(x) [rows, d_model] -> [rows, vocab]: next-token sco
 
 def has_head(w):  # -> bool
     return True
+
+
+def trace(x, attn, layer, c):  # layer input, W_o·heads [n_seq, d_model] -> every step of the layer, real numbers
+    mid = x + attn
+    normed2 = layer_norm(mid, *layer["ln2"], c.eps)
+    ff_in = linear(normed2, *layer["ff_in"])
+    act = ACTIVATIONS[c.act](ff_in.copy())
+    ff_out = linear(act, *layer["ff_out"])
+    return dict(input=x, normed1=layer_norm(x, *layer["ln1"], c.eps), attn_out=attn, mid=mid, normed2=normed2,
+                ff_in=ff_in, act=act, ff_out=ff_out, output=mid + ff_out)  # fmt: skip

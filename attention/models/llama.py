@@ -8,7 +8,7 @@ cached keys and values (see passes.step).
 
 import numpy as np
 
-from .blocks import ACTIVATIONS, linear, rms_norm, rope_angles, rope_inv_freq, rotate, split_qkv
+from .blocks import ACTIVATIONS, linear, rms, rms_norm, rope_angles, rope_inv_freq, rotate, split_qkv
 from .loading import CheckpointError, Config
 
 ARCHS = ("llama", "mistral", "qwen2", "qwen3")
@@ -135,3 +135,14 @@ def logits(x, w, c):  # final-normed [rows, d_model] -> [rows, vocab]: next-toke
 
 def has_head(w):  # -> bool
     return True
+
+
+def trace(x, attn, layer, c):  # layer input, W_o·heads [n_seq, d_model] -> every step of the layer, real numbers
+    """RMSNorm1 -> attention -> residual -> RMSNorm2 -> SwiGLU (gate, up, silu(gate)·up) -> down -> residual."""
+    mid = x + attn
+    normed2 = rms_norm(mid, *layer["ln2"], c.eps)
+    gate, up, product = swiglu(normed2, layer, c)
+    down = linear(product, *layer["down"])
+    return dict(input=x, rms1=rms(x, c.eps)[:, 0], normed1=rms_norm(x, *layer["ln1"], c.eps), attn_out=attn,
+                mid=mid, rms2=rms(mid, c.eps)[:, 0], normed2=normed2, gate=gate, up=up,
+                act=ACTIVATIONS["silu"](gate.copy()), product=product, down=down, output=mid + down)  # fmt: skip

@@ -110,6 +110,18 @@ def step(ckpt, ids_new, cache=None, offset=0):  # [n_new] int -> (hidden [n_new,
     return fam.final_norm(x, w, c), new_cache
 
 
+def layer_trace(ckpt, ids, layer, type_ids=None):  # -> {step: array}: one layer's norms and MLP, real numbers
+    """The /steps walk-through of layer `layer` on token ids [n_seq]: input, norms (Llama: rms1/rms2 [n_seq], the
+    divisors), attn_out, mid (after the attention residual), MLP steps (Llama: gate, up, act = silu(gate),
+    product = act·up, down; others: ff_in, act, ff_out), output = the next layer's input. Arrays [n_seq, ·]."""
+    c = ckpt.config
+    if not 0 <= layer < c.n_layer:
+        raise ValueError(f"layer must be in 0..{c.n_layer - 1} (got {layer})")
+    out = forward(ckpt, ids, type_ids)
+    x, attn = out["hidden"][layer], out["attn_out"][layer]  # the layer's input (never the final-normed hidden[-1])
+    return family(c.arch).trace(x, attn, ckpt.weights["layers"][layer], c)
+
+
 def value_out(
     ckpt, layer
 ):  # -> (W_v [n_kv_head, d_head, d_model], b_v [n_kv_head, d_head], W_o [d_model, n_head, d_head], b_o [d_model])
