@@ -260,7 +260,7 @@ def read_safetensors(file):  # Path -> {name: np.ndarray}; bfloat16 and float16 
     """Parse the safetensors header (8-byte length, JSON, raw little-endian data) ourselves: safetensors.numpy
     refuses bfloat16, which is float32's upper 16 bits, so a shift by 16 widens it exactly."""
     try:
-        data = np.memmap(file, dtype=np.uint8, mode="r")
+        data = np.frombuffer(Path(file).read_bytes(), dtype=np.uint8)  # read once; float32 tensors stay views
         n = int(data[:8].view("<u8")[0])
         header = json.loads(bytes(data[8 : 8 + n]))
         out = {}
