@@ -86,6 +86,7 @@ def main(quick=False, repeats=None):  # -> dict: the llama section of the report
         rows.append(dict(n_seq=n, ours_ms=round(t["ours"] * 1e3, 1), torch_eager_ms=round(t["eager"] * 1e3, 1),
                          ratio_vs_eager=round(t["ours"] / t["eager"], 2), gflops=round(gflops, 2),
                          fraction_of_matmul=round(gflops / peak, 3)))  # fmt: skip
+        print(json.dumps(rows[-1]), flush=True)  # a long run on a busy machine shows each length as it finishes
     return dict(shape=SHAPE, torch_threads=torch.get_num_threads(), numpy_workers=WORKERS,
                 matmul_gflops=round(peak, 2), rows=rows)  # fmt: skip
 
