@@ -21,7 +21,7 @@ LECTURE_ONLY = {
     "seed": "seed",
     "causal": "causal",
 }
-REAL_ONLY = {"model_dir": "model_dir", "hide_special": "hide_special"}
+REAL_ONLY = {"model_dir": "model_dir", "hide_special": "hide_special", "full_logits": "full_logits"}
 SHARED = {"temperature": "temperature", "similarity": "similarity", "max_tokens": "max_tokens"}
 
 EXAMPLES = """examples:
@@ -30,6 +30,7 @@ EXAMPLES = """examples:
   echo "the animal didn't cross the street because it was too tired" | python -m attention export --text-file - --out it.npz
   python -m attention export --model minilm --text "the bank raised its rates" --hide-special --out minilm.npz
   python -m attention export --model bert --model-dir ./bert-base-uncased --text "hello world" --out bert.json
+  python -m attention export --model-dir ./SmolLM2-135M --text "The capital of France is" --out smol.npz
   python -m attention models
 
 reading an export in python:
@@ -95,8 +96,8 @@ def build_parser():  # -> argparse.ArgumentParser
     ex.add_argument(
         "--model",
         choices=names,
-        default=registry.LECTURE,
-        help=f"which model (default: {registry.LECTURE}); `models` says which are available offline",
+        help=f"which model (default: {registry.LECTURE}, or with --model-dir alone whatever architecture "
+        "DIR/config.json names); `models` says which are available offline",
     )
     text = ex.add_mutually_exclusive_group(required=True)
     text.add_argument("--text", help='the text to run, e.g. "she ate a sweet apple"')
@@ -164,6 +165,12 @@ def build_parser():  # -> argparse.ArgumentParser
         default=None,
         help="drop [CLS]/[SEP]-like tokens and renormalise each row (default: off)",
     )
+    real.add_argument(
+        "--full-logits",
+        action="store_true",
+        default=None,
+        help="also export logits [n_seq, vocab] (large: Qwen's vocabulary is 151,936 wide); top-20 are always there",
+    )
 
     ex.add_argument(
         "--with",
@@ -210,6 +217,8 @@ def run_settings(args):  # -> {keyword: value} for registry.run: only the option
 
 def export_command(args):  # -> exit status
     export.check_format(args.out)  # before the model runs: a wrong extension fails fast
+    if args.model is None:  # --model-dir alone runs whatever its config.json names
+        args.model = registry.LOCAL if args.model_dir else registry.LECTURE
     settings = run_settings(args)
     run = registry.run(args.model, read_text(args), **settings)
     known = set((LECTURE_ONLY | SHARED).values())
@@ -226,6 +235,7 @@ def export_command(args):  # -> exit status
     print(
         f"wrote {path}: {run.n_seq} tokens, model {run.model}, attention/scores {shape}, "
         f"queries/keys/values {list(run.queries.shape)}, hidden {list(run.hidden.shape)}"
+        + (f", top-20 predictions ({run.predictions.kind})" if getattr(run, "predictions", None) else "")
     )
     return 0
 

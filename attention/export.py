@@ -10,6 +10,10 @@ Keys (the same in both formats):
   mask       [n_seq, n_seq] bool                     True where a query may look at a key
   special, unknown  [n_seq] bool                     [CLS]/[SEP]-like tokens; lecture words not in the vocabulary
   model      str; settings: dict (in .npz a JSON string); notices: [str] what the user was told (truncation, ...)
+  models with an output head only (Run.predictions; kind "next" for decoders, "mask" for MLM encoders):
+  top_ids    [n_seq, 20] int64 / top_probs [n_seq, 20] float32   the 20 likeliest tokens at each position
+  top_tokens [n_seq, 20] str; entropy [n_seq] float32 (nats); prediction_kind: str ("next" | "mask")
+  logits     [n_seq, vocab] float32                   only with --full-logits (full_logits=True)
   shapes     (.json only) {key: shape} of every array above
 With `--with norms,rollout` (attention.flow_models.export_arrays):
   value_norms        [n_layer, n_head, n_seq, n_seq] float32  ‖α^h_ij f^h(x_j)‖ (Kobayashi et al. 2020), per head
@@ -28,6 +32,24 @@ from .run import raw_scores
 
 FORMATS = (".npz", ".json")
 ARRAYS = ("attention", "scores", "queries", "keys", "values", "hidden", "mask", "special", "unknown")
+PREDICTED = ("top_ids", "top_probs", "entropy", "logits")  # arrays present only when the Run predicts
+
+
+def arrays_of(data):  # -> the array keys this export holds, in order
+    return [*ARRAYS, *(k for k in PREDICTED if k in data)]
+
+
+def prediction_arrays(pred):  # Predictions | None -> {key: array or list}
+    if pred is None:
+        return {}
+    out = {
+        "top_ids": np.asarray(pred.top_ids, dtype=np.int64),
+        "top_probs": np.asarray(pred.top_probs, dtype=np.float32),
+        "entropy": np.asarray(pred.entropy, dtype=np.float32),
+        "top_tokens": [[str(t) for t in row] for row in pred.top_tokens],
+        "prediction_kind": str(pred.kind),
+    }
+    return out | ({} if pred.logits is None else {"logits": np.asarray(pred.logits, dtype=np.float32)})
 
 
 def run_settings(run, settings=None):  # (Run, dict | None) -> dict of plain JSON values
@@ -54,6 +76,7 @@ def run_to_arrays(run, settings=None):  # Run -> {key: list[str] | np.ndarray | 
         "model": str(run.model),
         "settings": run_settings(run, settings),
         "notices": [str(n) for n in run.notices],
+        **prediction_arrays(getattr(run, "predictions", None)),
     }
 
 
@@ -68,7 +91,8 @@ def to_npz_bytes(run, settings=None, extra=None):  # Run -> bytes of an .npz (a 
         model=np.array(arrays["model"]),
         settings=np.array(json.dumps(arrays["settings"])),
         notices=np.array(arrays["notices"], dtype=str),
-        **{k: arrays[k] for k in ARRAYS},
+        **{k: np.array(arrays[k], dtype=str) for k in ("top_tokens", "prediction_kind") if k in arrays},
+        **{k: arrays[k] for k in arrays_of(arrays)},
         **(extra or {}),
     )
     return buffer.getvalue()
@@ -92,11 +116,12 @@ def json_numbers(a):  # np.ndarray -> str: nested JSON lists
 def to_json_bytes(run, settings=None, extra=None):  # Run -> UTF-8 bytes of one JSON object
     """One JSON object: the metadata first, then each array as nested lists of floats (or booleans)."""
     arrays = run_to_arrays(run, settings) | (extra or {})
-    keys = [*ARRAYS, *(extra or {})]
-    head = {k: arrays[k] for k in ("model", "settings", "tokens", "notices")}
-    head["shapes"] = {k: list(arrays[k].shape) for k in keys}
+    numbers = [*arrays_of(arrays), *(extra or {})]
+    keys = ("model", "settings", "tokens", "notices", "prediction_kind", "top_tokens")
+    head = {k: arrays[k] for k in keys if k in arrays}
+    head["shapes"] = {k: list(arrays[k].shape) for k in numbers}
     parts = [f'  "{k}": {json.dumps(v, ensure_ascii=False)}' for k, v in head.items()]
-    parts += [f'  "{k}": {json_numbers(arrays[k])}' for k in keys]
+    parts += [f'  "{k}": {json_numbers(arrays[k])}' for k in numbers]
     return ("{\n" + ",\n".join(parts) + "\n}\n").encode("utf-8")
 
 
@@ -106,7 +131,9 @@ BYTES_PER_BOOL = {".npz": 1, ".json": 6}  # "false," or "true,"
 
 def n_values(run):  # Run -> (floats, booleans) the exported arrays hold
     n_seq, lhn = run.n_seq, run.n_layer * run.n_head * run.n_seq
-    return 2 * lhn * n_seq + 3 * lhn * run.d_head + run.hidden.size, n_seq * n_seq + 2 * n_seq
+    pred = getattr(run, "predictions", None)
+    predicted = 0 if pred is None else 41 * n_seq + (0 if pred.logits is None else pred.logits.size)
+    return 2 * lhn * n_seq + 3 * lhn * run.d_head + run.hidden.size + predicted, n_seq * n_seq + 2 * n_seq
 
 
 def estimated_size(run, suffix):  # (Run, ".npz" | ".json") -> bytes of the file, from the shapes (nothing is built)
@@ -141,10 +168,12 @@ def load(path):  # str | Path -> dict with the same keys as run_to_arrays (array
             data = {k: f[k] for k in f.files}
         data["tokens"], data["notices"] = data["tokens"].tolist(), data["notices"].tolist()
         data["model"], data["settings"] = str(data["model"]), json.loads(str(data["settings"]))
+        if "top_tokens" in data:
+            data["top_tokens"], data["prediction_kind"] = data["top_tokens"].tolist(), str(data["prediction_kind"])
         return data
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     shapes = data.pop("shapes")
     for k in shapes:
-        dtype = bool if k in ("mask", "special", "unknown") else np.float32
+        dtype = bool if k in ("mask", "special", "unknown") else np.int64 if k == "top_ids" else np.float32
         data[k] = np.array(data[k], dtype=dtype).reshape(shapes[k])
     return data

@@ -13,6 +13,32 @@ from .core import attention, similarity
 
 
 @dataclass
+class Predictions:
+    """What a model with an output head predicts at each position: the next token (decoders) or the token under
+    each [MASK] / <mask> (MLM encoders). Only the top 20 and the entropy are kept, not the whole vocabulary."""
+
+    kind: str  # "next" (decoders: the token after position i) or "mask" (MLM: the token at position i)
+    top_ids: np.ndarray  # [n_seq, 20] int64, most probable first
+    top_tokens: list[list[str]]  # [n_seq][20] readable strings, like Run.tokens ("␣cat")
+    top_probs: np.ndarray  # [n_seq, 20] float32 softmax probabilities over the whole vocabulary
+    entropy: np.ndarray  # [n_seq] float32, in nats, of the whole distribution
+    mask_positions: np.ndarray  # [n_mask] int: positions of [MASK] / <mask> tokens (kind "mask"; empty otherwise)
+    logits: np.ndarray | None = None  # [n_seq, vocab] float32, only when asked (full_logits=True)
+
+    def take(self, keep):  # [n_seq] bool -> Predictions of the kept positions only (hide_special)
+        old_to_new = np.cumsum(keep) - 1
+        return Predictions(
+            self.kind,
+            self.top_ids[keep],
+            [row for row, k in zip(self.top_tokens, keep, strict=True) if k],
+            self.top_probs[keep],
+            self.entropy[keep],
+            old_to_new[[p for p in self.mask_positions if keep[p]]].astype(np.int64),
+            None if self.logits is None else self.logits[keep],
+        )
+
+
+@dataclass
 class Run:
     model: str  # "lecture" or a real model's short name, e.g. "minilm"
     tokens: list[str]  # n_seq token strings as the model sees them (subword pieces keep their ##)
@@ -29,6 +55,13 @@ class Run:
     special: np.ndarray | None = None  # [n_seq] bool: [CLS], [SEP], <s>, ... tokens
     unknown: np.ndarray | None = None  # [n_seq] bool: lecture-model words not in the vocabulary
     notices: list[str] = field(default_factory=list)  # things the page must tell the user (truncation, ...)
+    predictions: Predictions | None = None  # None: the lecture model, or a checkpoint without an output head
+    predictions_note: str | None = None  # why there are no predictions, for the page to say
+    kv_heads: np.ndarray | None = None  # [n_head] int: the key/value head each query head reads (GQA); None: its own
+    rope: np.ndarray | None = (
+        None  # [d_head/2] float32 RoPE inv_freq; queries/keys are AFTER rotation (models.unrotate)
+    )
+    positions: np.ndarray | None = None  # [n_seq] int: each kept token's position in the model's input (RoPE angle)
 
     @property
     def n_layer(self):
@@ -41,6 +74,10 @@ class Run:
     @property
     def n_seq(self):
         return len(self.tokens)
+
+    @property
+    def n_kv_head(self):  # distinct key/value heads (grouped-query attention), n_head for plain multi-head
+        return self.n_head if self.kv_heads is None else int(self.kv_heads.max()) + 1
 
     @property
     def d_head(self):

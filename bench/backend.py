@@ -101,7 +101,7 @@ def matmul_gflops(n=MATMUL_N, repeats=5):  # -> float: numpy float32 [n, n] @ [n
 
 def forward_report(repeats=None):  # -> dict: bench.forward's table plus GFLOPS against the matmul
     """The MiniLM forward pass against transformers (bench/forward.py), with achieved GFLOPS at each length."""
-    from attention import checkpoint
+    from attention.models import loading as checkpoint
     from bench import forward
 
     report = forward.main(repeats)
@@ -118,7 +118,7 @@ def forward_report(repeats=None):  # -> dict: bench.forward's table plus GFLOPS 
 
 def main(quick=False, repeats=None):  # -> dict: the backend section of the report
     """repeats: timed runs per length for every comparison (default 30 for attention, bench.forward's own)."""
-    from attention import checkpoint
+    from attention.models import loading as checkpoint
 
     result = dict(attention=attention_rows(repeats=repeats or (5 if quick else 20)))
     if checkpoint.is_available("minilm"):

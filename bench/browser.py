@@ -271,7 +271,7 @@ def main(quick=False, minilm=True, repeats=None):  # -> dict: the browser sectio
     With MiniLM installed, also a control change at 128 tokens against a 128 x 128 floor heatmap."""
     from playwright.sync_api import sync_playwright
 
-    from attention import checkpoint
+    from attention.models import loading as checkpoint
     from bench.long_inputs import text_of_length
 
     text_128 = text_of_length("minilm", 128) if minilm and checkpoint.is_available("minilm") else None

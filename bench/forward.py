@@ -22,8 +22,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from attention import checkpoint, transformer  # noqa: E402
-from attention.transformer import encode, forward  # noqa: E402
+from attention.models import blocks as transformer  # noqa: E402
+from attention.models import loading as checkpoint  # noqa: E402
+from attention.models.passes import forward  # noqa: E402
+from attention.models.runner import encode  # noqa: E402
 
 LENGTHS = (9, 128, 512)
 SETTLE = 0.2  # seconds of rest before each timed call: idle OpenBLAS and OpenMP threads spin for ~0.1-0.2 s

@@ -20,8 +20,8 @@ def count_tokens(model, text):  # -> int: n_seq the model sees, special tokens i
         from attention.lecture import tokenize
 
         return len(tokenize(text))
-    from attention import checkpoint
-    from attention.transformer import encode
+    from attention.models import loading as checkpoint
+    from attention.models.runner import encode
 
     return len(encode(checkpoint.load(model), text)[0])
 
@@ -41,7 +41,7 @@ def text_of_length(model, n_seq):  # -> str: the shortest prefix of the passage 
 def main(quick=False, models=("lecture", "minilm")):  # -> list of dicts: one per model, length and page
     from playwright.sync_api import sync_playwright
 
-    from attention import checkpoint
+    from attention.models import loading as checkpoint
 
     models = [m for m in models if m == "lecture" or checkpoint.is_available(m)]
     lengths, pages = ((64,), PAGES[:2]) if quick else (LENGTHS, PAGES)

@@ -34,6 +34,10 @@ def markdown(r):  # the dict bench.run.main builds -> str
     targets = []
     if "backend" in r:
         lines += backend_md(r["backend"], targets)
+    if r.get("llama"):
+        from bench import llama
+
+        lines += llama.markdown(r["llama"], targets)
     if "browser" in r:
         lines += browser_md(r["browser"], targets)
     if "long" in r:

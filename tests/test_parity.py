@@ -12,9 +12,9 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from attention import checkpoint  # noqa: E402
+from attention.models import loading as checkpoint  # noqa: E402
+from attention.models.runner import encode, run_checkpoint  # noqa: E402
 from attention.run import stages  # noqa: E402
-from attention.transformer import encode, run_checkpoint  # noqa: E402
 
 pytestmark = pytest.mark.torch
 TOL = 1e-4
@@ -217,7 +217,7 @@ def test_tiny_checkpoints_match_transformers(build, arch):
 def test_the_threaded_pass_matches_transformers(build, arch, monkeypatch):
     """Long inputs run on our threads: blocks of tokens outside attention, heads inside it. Force that path on
     a 40-token input, with 3 threads so that the blocks are uneven."""
-    from attention import transformer
+    from attention.models import blocks as transformer
 
     model, ckpt = build(arch)
     monkeypatch.setattr(transformer, "PARALLEL_FROM", 4)

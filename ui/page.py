@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from attention import checkpoint
-from attention.checkpoint import ModelUnavailable
 from attention.figures.common import export_config, token_labels
+from attention.models import loading as checkpoint
+from attention.models.loading import ModelUnavailable
 from ui import cache, params, sidebar
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$:~&=\"'^])")
