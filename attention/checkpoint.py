@@ -1,7 +1,7 @@
 """Old home of the loader, kept for notebooks and other branches: everything now lives in attention.models.loading
 (finding and reading files) and each family file (config keys, tensor names)."""
 
-from .models.families import ARCHS, FAMILIES, Tensors, family  # noqa: F401
+from .models.families import ARCHS, FAMILIES, Tensors, family, float32  # noqa: F401
 from .models.loading import (  # noqa: F401
     BUNDLE,
     FILES,
@@ -17,7 +17,6 @@ from .models.loading import (  # noqa: F401
     check_name,
     download,
     env_var,
-    float32,
     how_to_get,
     is_available,
     load,
