@@ -1,6 +1,6 @@
 """`python -m attention train --out DIR ...`: train the tiny GPT-2 and save it as a checkpoint folder.
 
-python -m attention train --out attention/tiny --steps 3000 --seed 0   # reproduces the shipped `tiny`
+python -m attention train --out attention/tiny --steps 4000 --seed 0   # reproduces the shipped `tiny`
 """
 
 import sys
@@ -8,7 +8,7 @@ import time
 
 from .loop import Settings
 
-TINY = dict(steps=3000, seed=0, n_seq=32, batch=16, induction_share=0.3)  # the shipped model's settings
+TINY = dict(steps=4000, seed=0, n_seq=32, batch=16, lr=1e-2, induction_share=0.3)  # the shipped model's settings
 
 
 def add_parser(commands):  # argparse subparsers -> the `train` parser
@@ -27,7 +27,7 @@ def add_parser(commands):  # argparse subparsers -> the `train` parser
     p.add_argument("--d-model", type=int, default=d.d_model, help=f"width (default: {d.d_model})")
     p.add_argument("--n-seq", type=int, default=TINY["n_seq"], help="tokens per sequence = the model's positions")
     p.add_argument("--batch", type=int, default=TINY["batch"], help="sequences per step")
-    p.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate (default: {d.lr})")
+    p.add_argument("--lr", type=float, default=TINY["lr"], help=f"peak learning rate (default: {TINY['lr']})")
     p.add_argument(
         "--induction-share",
         type=float,

@@ -129,14 +129,16 @@ class Sampler:
         return [int(i) for i in self.rng.choice(self.word_ids, n, replace=False)]
 
     def sequence(self, n_tokens, induction_share=INDUCTION_SHARE):  # -> [n_tokens] int, cut to length
-        """<bos>, then sentences; with probability induction_share a random run, maybe a sentence, the run again."""
+        """<bos> and sentences; or (with probability induction_share) a random run, maybe a sentence, then the run
+        again and again to the end."""
         ids = [vocabulary()["<bos>"]]
         if self.rng.random() < induction_share:
             run = self.run()
             ids += run
             for _ in range(self.rng.integers(0, 2)):
                 ids += self.sentence()
-            ids += run
+            while len(ids) < n_tokens:
+                ids += run
         while len(ids) < n_tokens:
             ids += self.sentence()
         return np.array(ids[:n_tokens], dtype=np.int64)

@@ -7,6 +7,7 @@ on a probe sentence, the induction score).
 """
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -100,7 +101,15 @@ class TrainResult:
     notes: list[str] = field(default_factory=list)
 
     def save(self, path):  # -> Path: config.json + model.safetensors + tokenizer.json (+ training.json)
-        return save_checkpoint(self.params, self.config, path, training=asdict(self.settings))
+        summary = dict(
+            seconds=round(self.seconds, 1),
+            machine=f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end",
+            final_loss=round(float(self.losses[-50:].mean()), 4),
+            unigram_loss=round(self.unigram_loss, 4),
+            copy_accuracy=float(self.copy_accuracy[-1]),
+            best_induction_score=round(float(self.induction[-1].max()), 3),
+        )
+        return save_checkpoint(self.params, self.config, path, training=asdict(self.settings) | summary)
 
 
 def save_checkpoint(params, config, path, training=None):  # -> Path of the folder

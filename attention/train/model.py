@@ -78,7 +78,8 @@ def param_shapes(c):  # Config -> {GPT-2 tensor name: shape}
 
 
 def init_params(c, rng):  # Config, np.random.Generator -> {name: float32 array}
-    """GPT-2's initialisation: N(0, 0.02) weights, residual projections N(0, 0.02/√(2·n_layer)), LN 1 and 0."""
+    """Embeddings N(0, 0.02) as GPT-2; matrices N(0, 1/n_in) (GPT-2's 0.02 is 1/√n_in for n_in = 2500: at
+    d_model 64 it would leave every attention score near 0 for a long time), residual projections also ÷√(2·n_layer)."""
     params = {}
     for name, shape in param_shapes(c).items():
         if name.endswith("ln_1.weight") or name.endswith("ln_2.weight") or name == "ln_f.weight":
@@ -86,7 +87,8 @@ def init_params(c, rng):  # Config, np.random.Generator -> {name: float32 array}
         elif name.endswith(".bias"):
             params[name] = np.zeros(shape, np.float32)
         else:
-            std = 0.02 / np.sqrt(2 * c.n_layer) if name.endswith("c_proj.weight") else 0.02
+            std = 0.02 if name in ("wte.weight", "wpe.weight") else 1 / np.sqrt(shape[0])
+            std /= np.sqrt(2 * c.n_layer) if name.endswith("c_proj.weight") else 1
             params[name] = (std * rng.standard_normal(shape)).astype(np.float32)
     return params
 
