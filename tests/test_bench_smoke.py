@@ -135,3 +135,14 @@ def test_protocol_sessions_see_the_charts_the_server_sends():
         assert crowd["n_errors"] == 0 and crowd["first"]["n"] == crowd["all"]["n"] == 2
         assert 0 < crowd["first"]["p50"] <= crowd["all"]["p50"]
     assert (floor["charts"], scores["charts"]) == (1, 5)
+
+
+def test_train_bench_reports_the_ratio():
+    from bench import train
+
+    r = train.main(quick=True, rounds=1, steps=2)
+    assert r["ours_steps_s"] > 0 and r["torch_steps_s"] > 0
+    assert r["ratio"] == pytest.approx(r["ours_steps_s"] / r["torch_steps_s"])
+    targets = []
+    text = "\n".join(train.markdown(r, targets))
+    assert f"{r['ratio']:.2f}x" in text and targets[0][0] == "training steps/s, ours / torch eager"
