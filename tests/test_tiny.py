@@ -153,3 +153,17 @@ def test_sense_from_context(tiny, word, sense, prompt):
     probs /= probs.sum()
     mass = lambda words: probs[[vocab[w] for w in words]].sum()  # noqa: E731
     assert mass(mine) > mass(theirs), f"{prompt!r}: {sense} {mass(mine):.3f} vs {other} {mass(theirs):.3f}"
+
+
+@pytest.mark.parametrize("page", ["overview", "scores", "heads", "pull", "steps", "compare"])
+def test_every_page_runs_with_tiny(page):
+    from streamlit.testing.v1 import AppTest
+
+    root = TINY.parents[1]
+    at = AppTest.from_file(str(root / "app.py"), default_timeout=90)
+    at.query_params.update({"model": "tiny"})
+    at.run()
+    if page != "overview":
+        at.switch_page(str(root / "pages" / f"{page}.py")).run()
+    assert not at.exception and not at.error, (at.exception, at.error)
+    assert next(s.value for s in at.selectbox if s.label == "Model") == "tiny"
