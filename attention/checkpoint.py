@@ -8,6 +8,7 @@ from .models.loading import (  # noqa: F401
     HF_IDS,
     LOCAL,
     PIP,
+    SHIPPED,
     Checkpoint,
     CheckpointError,
     Config,

@@ -1,4 +1,5 @@
-"""The command line: `python -m attention export ...` writes a run to .npz/.json; `python -m attention models` lists models.
+"""The command line: `python -m attention export ...` writes a run to .npz/.json; `python -m attention models` lists models;
+`python -m attention train --out DIR` trains the tiny GPT-2 (attention/train/cli.py).
 
 Bad input ends in one line on stderr and exit status 1 (argparse's own usage errors exit 2), never a traceback.
 """
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from . import export, registry
 from .core import SIMILARITIES, check_temperature
+from .train import cli as train_cli
 
 # option dest -> the keyword registry.run takes; which models each option applies to
 # (a real model's causality is its own: GPT-2 is causal, the encoders are not, so --causal is the lecture model's)
@@ -84,7 +86,7 @@ def build_parser():  # -> argparse.ArgumentParser
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{export,models}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{export,models,train}")
     ex = commands.add_parser(
         "export",
         help="run text through a model and write its attention to .npz or .json",
@@ -185,6 +187,7 @@ def build_parser():  # -> argparse.ArgumentParser
         help="list the models and whether each is available offline",
         description="List the models and whether each is available offline.",
     )
+    train_cli.add_parser(commands)
     return parser
 
 
@@ -251,7 +254,7 @@ def models_command(args):  # -> exit status
 
 def main(argv=None):  # -> exit status
     args = build_parser().parse_args(argv)
-    command = export_command if args.command == "export" else models_command
+    command = {"export": export_command, "models": models_command, "train": train_cli.command}[args.command]
     try:
         return command(args)
     except ImportError as e:  # a missing package (or a half-installed checkout), not the user's input

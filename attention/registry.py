@@ -1,6 +1,6 @@
 """Which models exist and how to run text through them. The allowlist for the `model` URL parameter."""
 
-from .models.loading import HF_IDS, LOCAL, CheckpointError, is_available, load, locate, read_config_file
+from .models.loading import HF_IDS, LOCAL, SHIPPED, CheckpointError, is_available, load, locate, read_config_file
 
 LECTURE = "lecture"
 # Settings only the lecture model (or only the view) uses; real models accept and ignore them, so the UI can
@@ -10,6 +10,7 @@ REAL_SETTINGS = {"temperature", "similarity", "hide_special", "max_tokens", "ful
 NOT_LECTURE = {"hide_special", "layer", "head", "present"}  # the lecture model has no [CLS]/[SEP]; views only
 DESCRIPTIONS = {
     LECTURE: "The lecture model: a small embedding with hand-set or random W_q, W_k, W_v that you can edit.",
+    "tiny": "tiny: our own small GPT-2 decoder, trained in numpy on lecture-world sentences by `attention train`.",
     "minilm": "all-MiniLM-L6-v2: a 6-layer BERT encoder (12 heads, d_model 384) trained for sentence similarity.",
     "bert": "bert-base-uncased: the original 12-layer BERT encoder (12 heads, d_model 768).",
     "distilbert": "distilbert-base-uncased: BERT distilled to 6 layers (12 heads, d_model 768).",
@@ -21,6 +22,7 @@ DESCRIPTIONS = {
 }
 # (n_layer, n_head, n_kv_head, d_model, causal) of each real model, used when its checkpoint is not present
 SIZES = {
+    "tiny": (2, 4, 4, 64, True),
     "minilm": (6, 12, 12, 384, False),
     "bert": (12, 12, 12, 768, False),
     "distilbert": (6, 12, 12, 768, False),
@@ -34,12 +36,12 @@ SIZES = {
 
 def model_names():  # -> list[str]: every model name the UI and CLI may accept
     """The lecture model first, then the real checkpoints this project knows (available or not)."""
-    return [LECTURE, *HF_IDS]
+    return [LECTURE, *SHIPPED, *HF_IDS]
 
 
 def available_models():  # -> list[str]: the models that run offline right now (the lecture model always)
     """The lecture model and every real model whose checkpoint can be found without the internet."""
-    return [LECTURE, *(name for name in HF_IDS if is_available(name))]
+    return [LECTURE, *(name for name in [*SHIPPED, *HF_IDS] if is_available(name))]
 
 
 def sizes(name, model_dir=None):  # -> (n_layer, n_head, n_kv_head, d_model, causal) or None (the lecture model)
@@ -76,7 +78,7 @@ def run(model, text, model_dir=None, **settings):  # -> Run
         lecture = run_lecture(text, **{k: v for k, v in settings.items() if k not in NOT_LECTURE | {"full_logits"}})
         lecture.predictions_note = "The lecture model has no output head: it shows attention, and predicts nothing."
         return lecture
-    if model not in HF_IDS and not (model == LOCAL and model_dir):
+    if model not in HF_IDS and model not in SHIPPED and not (model == LOCAL and model_dir):
         raise ValueError(f"unknown model {model!r}; choose one of {model_names()}")
     if unknown := set(settings) - REAL_SETTINGS - LECTURE_ONLY:
         raise ValueError(f"unknown setting(s) {sorted(unknown)} for {model}; it takes {sorted(REAL_SETTINGS)}")

@@ -44,6 +44,10 @@ def markdown(r):  # the dict bench.run.main builds -> str
         lines += long_md(r["long"], targets)
     if "concurrency" in r:
         lines += crowd_md(r["concurrency"], targets)
+    if "train" in r:
+        from bench import train
+
+        lines += train.markdown(r["train"], targets)
     head = ["## Targets", "", "| target | measured | verdict |", "|---|---|---|"]
     head += [f"| {t} | {v} | {verdict(ok)} |" for t, v, ok in targets]
     return "\n".join(lines[:5] + head + [""] + lines[5:]) + "\n"

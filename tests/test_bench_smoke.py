@@ -146,3 +146,14 @@ def test_llama_flops_count_every_matmul():
     n, vocab = 3, 10
     by_hand = 2 * n * 4 * (2 + 1 + 1) * 2 + 2 * n * 4 * 4 + 2 * 2 * n * n * 4 + 2 * n * 4 * 3 * 8 + 2 * n * 4 * vocab
     assert llama.flops(Config, vocab, n) == by_hand
+
+
+def test_train_bench_reports_the_ratio():
+    from bench import train
+
+    r = train.main(quick=True, rounds=1, steps=2)
+    assert r["ours_steps_s"] > 0 and r["torch_steps_s"] > 0
+    assert r["ratio"] == pytest.approx(r["ours_steps_s"] / r["torch_steps_s"])
+    targets = []
+    text = "\n".join(train.markdown(r, targets))
+    assert f"{r['ratio']:.2f}x" in text and targets[0][0] == "training steps/s, ours / torch eager"

@@ -197,7 +197,7 @@ def test_loading_is_cached_in_process():
 
 @needs_bundle
 def test_registry_lists_models():
-    assert registry.model_names()[:2] == ["lecture", "minilm"]
+    assert registry.model_names()[:3] == ["lecture", "tiny", "minilm"]
     assert {"bert", "distilbert", "roberta", "gpt2"} <= set(registry.model_names())
     available = registry.available_models()
     assert available[0] == "lecture" and "minilm" in available and set(available) <= set(registry.model_names())

