@@ -1,4 +1,4 @@
-"""The dashboard's frame: six pages, one shared sidebar, the view mirrored in the URL.
+"""The dashboard's frame: pages grouped by lesson, one shared sidebar, the view mirrored in the URL.
 
 Run it with `streamlit run app.py`. Each page lives in pages/ and reads `ui.sidebar.current()`.
 """
@@ -23,25 +23,44 @@ PRESENT_CSS = """<style>
 </style>"""
 
 ROOT = Path(__file__).parent
-PAGES = [  # file, title, icon, url path
-    ("overview.py", "Overview", ":material/visibility:", ""),
-    ("scores.py", "Scores", ":material/grid_on:", "scores"),
-    ("heads.py", "Heads", ":material/view_module:", "heads"),
-    ("pull.py", "Context pull", ":material/scatter_plot:", "pull"),
-    ("steps.py", "Step by step", ":material/calculate:", "steps"),
-    ("compare.py", "Compare", ":material/compare:", "compare"),
-    ("flow.py", "Flow", ":material/timeline:", "flow"),
-    ("geometry.py", "Geometry", ":material/hub:", "geometry"),
-]
+# Pages grouped by what they teach (TEACHING.md), so a student finds the lesson, not a list.
+SECTIONS = {  # section -> [(file, title, icon, url path)]
+    "Start here": [("overview.py", "Overview", ":material/visibility:", "")],
+    "How attention computes": [
+        ("scores.py", "Scores", ":material/grid_on:", "scores"),
+        ("steps.py", "Step by step", ":material/calculate:", "steps"),
+        ("heads.py", "Heads", ":material/view_module:", "heads"),
+    ],
+    "What context does": [
+        ("pull.py", "Context pull", ":material/scatter_plot:", "pull"),
+        ("compare.py", "Compare", ":material/compare:", "compare"),
+    ],
+    "Beyond the weights": [
+        ("flow.py", "Flow", ":material/timeline:", "flow"),
+        ("geometry.py", "Geometry", ":material/hub:", "geometry"),
+    ],
+    "Models at work": [
+        ("generate.py", "Generate", ":material/edit_note:", "generate"),
+        ("train.py", "Train", ":material/model_training:", "train"),
+    ],
+}
+PAGES = [entry for entries in SECTIONS.values() for entry in entries]
+
+
+def navigation_pages():  # -> {section: [st.Page]}: a page still being written is left out, not a crash
+    sections = {
+        section: [
+            st.Page(f"pages/{file}", title=title, icon=icon, url_path=path, default=path == "")
+            for file, title, icon, path in entries
+            if (ROOT / "pages" / file).exists()
+        ]
+        for section, entries in SECTIONS.items()
+    }
+    return {section: pages for section, pages in sections.items() if pages}
+
 
 st.set_page_config(page_title="Attention, visible", page_icon="👁️", layout="wide")  # emoji: no icon CDN
-page = st.navigation(
-    [
-        st.Page(f"pages/{file}", title=title, icon=icon, url_path=path, default=path == "")
-        for file, title, icon, path in PAGES
-        if (ROOT / "pages" / file).exists()  # a page still being written is left out, not a crash
-    ]
-)
+page = st.navigation(navigation_pages())
 settings = sidebar.prepare()  # from the link and the widgets' state: no widget is drawn yet
 st.set_page_config(initial_sidebar_state="collapsed" if settings.present else "expanded")
 if settings.present:
