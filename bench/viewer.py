@@ -59,7 +59,7 @@ async def http_get(reader, writer, host, path, cookie):  # -> (status, headers d
     if headers.get("transfer-encoding", "").lower() == "chunked":
         body = bytearray()
         while size := int((await reader.readline()).split(b";")[0], 16):
-            body += await reader.readexactly(size + 2)
+            body += (await reader.readexactly(size + 2))[:-2]  # the chunk, without its CRLF
         await reader.readline()
     else:
         body = await reader.readexactly(int(headers.get("content-length", 0)))
