@@ -103,13 +103,14 @@ async def batch(base, path, requests, n_charts, pids, n):  # -> (CPU s per viewe
 async def per_viewer(servers, todo, recorded, n_charts, rounds, viewers):  # -> {case: row}
     """servers: {"floor"|"dashboard": (base url, pids)}; todo: {case: (server, path)}."""
     samples = {name: [] for name in todo}
-    walls, errors = {name: [] for name in todo}, {name: [] for name in todo}
+    walls, errors, sent = {name: [] for name in todo}, {name: [] for name in todo}, {name: [] for name in todo}
     for _ in range(rounds):
         for name, (server, path) in todo.items():
             base, pids = servers[server]
             cpu, results = await batch(base, path, recorded[name], n_charts[name], pids, viewers)
             samples[name].append(cpu)
             walls[name] += [r["all"] for r in results if r["all"] is not None]
+            sent[name] += [r["bytes"] for r in results]
             errors[name] += [e for r in results for e in r["errors"]]
     floor = median(samples["floor"])
     rows = {}
@@ -118,6 +119,7 @@ async def per_viewer(servers, todo, recorded, n_charts, rounds, viewers):  # -> 
         rows[name] = dict(path=todo[name][1], ms_per_viewer=round(ms, 1), batches_ms=[round(1e3 * c, 1) for c in cpu],
                           ratio=round(median(cpu) / floor, 2), viewers_per_minute=int(CPU_S_PER_MINUTE / (ms / 1e3)),
                           charts=n_charts[name], requests=len(recorded[name]), wall=percentiles(walls[name]),
+                          http_mb=round(median(sent[name]) / 2**20, 2),
                           n_errors=len(errors[name]), errors=sorted(set(errors[name]))[:5])  # fmt: skip
     return rows
 

@@ -155,12 +155,13 @@ def hall_md(h, targets):
              f"{h['viewers']} viewers per page, warm caches; the median batch. Viewers per minute = "
              "120 CPU-s (2 cores x 60 s) / CPU per viewer. The machine was shared with other people's work: wall "
              "times are contended, CPU times much less so.", "",
-             "| page | charts | requests | server CPU per viewer | batches | / floor | viewers per minute | "
-             "wall p50 | errors |", "|---|---:|---:|---:|---|---:|---:|---:|---:|"]  # fmt: skip
+             "| page | charts | requests | HTTP bodies | server CPU per viewer | batches | / floor | viewers per minute | "
+             "wall p50 | errors |", "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"]  # fmt: skip
     for name, x in h["pages"].items():
         batches = ", ".join(f"{b:g}" for b in x["batches_ms"])
         label = "floor app" if name == "floor" else f"dashboard {name}"
-        lines.append(f"| {label} | {x['charts']} | {x['requests']} | {ms(x['ms_per_viewer'])} | {batches} | "
+        lines.append(f"| {label} | {x['charts']} | {x['requests']} | {x.get('http_mb', '–')} MB | "
+                     f"{ms(x['ms_per_viewer'])} | {batches} | "
                      f"{x['ratio']}x | {x['viewers_per_minute']} | {ms(x['wall']['p50'])} | {x['n_errors']} |")  # fmt: skip
         if name != "floor":
             targets.append((f"server CPU per viewer, {name}: ≤ {PER_VIEWER:g}x the floor's",

@@ -93,10 +93,10 @@ async def fetch_all(base, requests, cookie):  # -> (bytes received, [error]); co
     return received[0], errors
 
 
-async def session(base, path, query, cookie=None, finished=None, hold=None):  # -> dict: first chart (s), charts, errors
+async def session(base, path, query, cookie=None, finished=None, hold=None):  # -> dict: first, all (s), charts, errors
     """Streamlit's websocket as the frontend opens it: a rerun request with the page and query string, then
-    ForwardMsgs until the script has finished; then finished(result) is called, and the socket stays open until
-    hold (an asyncio.Event) is set, if given."""
+    ForwardMsgs until the script has finished (seconds from connecting); then finished(result) is called, and the
+    socket stays open until hold (an asyncio.Event) is set, if given. Nothing is drawn."""
     import websockets
     from streamlit.proto.BackMsg_pb2 import BackMsg
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -104,12 +104,12 @@ async def session(base, path, query, cookie=None, finished=None, hold=None):  # 
     request = BackMsg()
     request.rerun_script.query_string = query
     request.rerun_script.page_name = path.strip("/")
-    result = dict(first=None, charts=0, errors=[])
+    result = dict(first=None, all=None, charts=0, errors=[])
     headers = {"Cookie": cookie} if cookie else None
     ws_url = base.replace("http", "ws", 1) + "/_stcore/stream"
+    start = time.perf_counter()
     async with websockets.connect(ws_url, subprotocols=["streamlit"], origin=base, max_size=None,
                                   additional_headers=headers, open_timeout=TIMEOUT_S) as ws:  # fmt: skip
-        start = time.perf_counter()
         await ws.send(request.SerializeToString())
         while True:
             msg = ForwardMsg()
@@ -122,6 +122,7 @@ async def session(base, path, query, cookie=None, finished=None, hold=None):  # 
             elif element == "exception":
                 result["errors"].append("exception on the page")
             elif kind == "script_finished":
+                result["all"] = time.perf_counter() - start
                 if finished:
                     finished(result)
                 if hold is not None:
