@@ -115,17 +115,22 @@ def test_floor_app_load_and_slider_change_are_detected(playwright):
     assert failures == 0 and len(samples) == 2  # each slider step changed the heatmap's numbers
 
 
-def test_protocol_sessions_see_the_charts_the_server_sends():
-    """bench.concurrency's browserless client speaks Streamlit's websocket protocol: it must see the page's
-    charts and the script's end (the floor app has one chart; the dashboard's /scores has five)."""
+def run_async(coroutine):  # -> its result, run in a thread of its own: the session's Playwright keeps a loop here
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def test_protocol_sessions_see_the_charts_the_server_sends():
+    """bench.concurrency's browserless client speaks Streamlit's websocket protocol: it must see the page's
+    charts and the script's end (the floor app has one chart; the dashboard's /scores has five)."""
+
     from bench import concurrency
 
-    def crowd(*args, **query):  # in its own thread: the session's Playwright keeps an event loop on this one
-        with ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, concurrency.protocol_crowd(*args, **query)).result()
+    def crowd(*args, **query):
+        return run_async(concurrency.protocol_crowd(*args, **query))
 
     with browser.serve(browser.FLOOR, log_name="server-smoke-protocol.log") as (url, proc):
         floor = crowd(url, proc.pid, 2, n=5)
@@ -171,7 +176,7 @@ def test_a_simulated_viewer_fetches_like_a_browser_over_kept_alive_connections()
         server.close()
         return got, cookie[0]
 
-    (received, errors), cookie = asyncio.run(run())
+    (received, errors), cookie = run_async(run())
     assert received == len("hello") + len("abcde") and cookie == "stroute=abc"
     assert errors == ["GET /gone: 404 (a browser got 200)"]  # the expected 404 is not an error
     assert sorted(p for p, _, _ in seen) == ["/", "/chunked", "/gone", "/missing"]
@@ -179,14 +184,13 @@ def test_a_simulated_viewer_fetches_like_a_browser_over_kept_alive_connections()
 
 
 def test_a_simulated_viewer_gets_the_floor_apps_chart_and_its_cpu_is_counted():
-    import asyncio
 
     from bench import hall, viewer
 
     with browser.serve(browser.FLOOR, log_name="server-smoke-viewer.log") as (url, proc):
         requests = [("/", 200), ("/favicon.png", 200), ("/_stcore/health", 200)]
         before = hall.cpu_s([proc.pid])
-        out = asyncio.run(viewer.view(url, viewer.url_path("/", n=4), requests, n_charts=1))
+        out = run_async(viewer.view(url, viewer.url_path("/", n=4), requests, n_charts=1))
         assert hall.cpu_s([proc.pid]) > before  # the server spent CPU on this viewer, read from /proc
     assert out["errors"] == [] and out["charts"] == 1 and out["all"] > 0 and out["bytes"] > 1000
 
