@@ -155,39 +155,17 @@ def _open_gate():
 
 
 async def protocol_session(url, path, query, start_gate):  # -> dict: seconds to the first chart, to the end
-    """One session as the browser opens it, through /_stcore/stream: a rerun request with the page and the query
-    string, then ForwardMsgs until the script has finished. Nothing is drawn; the server does all its work."""
-    import websockets
-    from streamlit.proto.BackMsg_pb2 import BackMsg
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    """One session as the browser opens it, through /_stcore/stream (bench.viewer.session), once the gate opens."""
+    from bench.viewer import session
 
-    request = BackMsg()
-    request.rerun_script.query_string = urlencode(query)
-    request.rerun_script.page_name = path
-    result = dict(first=None, all=None, charts=0, errors=[])
     await start_gate.wait()
-    start = time.perf_counter()
     try:
-        async with websockets.connect(url.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=["streamlit"],
-                                      origin=url, max_size=None, open_timeout=TIMEOUT_MS / 1e3) as ws:  # fmt: skip
-            await ws.send(request.SerializeToString())
-            while True:
-                msg = ForwardMsg()
-                msg.ParseFromString(await asyncio.wait_for(ws.recv(), TIMEOUT_MS / 1e3))
-                kind = msg.WhichOneof("type")
-                element = msg.delta.new_element.WhichOneof("type") if kind == "delta" else None
-                if element == "plotly_chart":
-                    result["charts"] += 1
-                    result["first"] = result["first"] or time.perf_counter() - start
-                elif element == "exception":
-                    result["errors"].append("exception on the page")
-                elif kind == "script_finished":
-                    result["all"] = time.perf_counter() - start
-                    break
+        async with asyncio.timeout(TIMEOUT_MS / 1e3):
+            result = await session(url, path, urlencode(query))
         if not result["charts"]:
             result["errors"].append("no chart")
     except Exception as err:  # noqa: BLE001 - counted and reported, not fatal
-        result["errors"].append(f"{type(err).__name__}: {str(err).splitlines()[0][:160]}")
+        result = dict(first=None, all=None, charts=0, errors=[f"{type(err).__name__}: {str(err)[:160]}"])
     return result
 
 

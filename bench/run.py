@@ -1,7 +1,8 @@
-"""The benchmark suite in one command: backend, llama (SmolLM2 shapes), browser (dashboard vs the floor app), long inputs, concurrency, training
-speed (ours vs torch).
+"""The benchmark suite in one command: backend, llama (SmolLM2 shapes), browser (dashboard vs the floor app), long
+inputs, a lecture hall, training speed (ours vs torch).
 
-    python -m bench.run [--quick] [--only backend,llama,browser,long,concurrency,train] [--sessions 30] [--repeats N]
+    python -m bench.run [--quick] [--only backend,llama,browser,long,hall,train] [--crowd 300] [--repeats N]
+    python -m bench.run --only concurrency [--sessions 30]     # the retired 30-browser crowd
 
 Writes bench/reports/report.md (every number against its target) and bench/reports/report.json.
 Timings depend on the machine and on what else runs on it; the report records the load average, and every
@@ -19,7 +20,8 @@ from bench import report
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "bench" / "reports"
-SECTIONS = ("backend", "llama", "browser", "long", "concurrency", "train")
+SECTIONS = ("backend", "llama", "browser", "long", "concurrency", "hall", "train")
+DEFAULT = ("backend", "llama", "browser", "long", "hall", "train")  # the 30-browser crowd (concurrency) is retired
 
 
 def cpu_model():  # -> str: the CPU's name and widest SIMD (runs on different machines differ by more than noise)
@@ -33,7 +35,7 @@ def cpu_model():  # -> str: the CPU's name and widest SIMD (runs on different ma
     return ", ".join(x for x in (field("model name"), platform.machine(), simd) if x)
 
 
-def run_section(name, quick, sessions, repeats=None):  # -> dict | list: one section's results
+def run_section(name, quick, sessions, repeats=None, hall_crowd=300):  # -> dict | list: one section's results
     if name == "backend":
         from bench import backend
 
@@ -54,12 +56,16 @@ def run_section(name, quick, sessions, repeats=None):  # -> dict | list: one sec
         from bench import long_inputs
 
         return long_inputs.main(quick)
+    if name == "hall":
+        from bench import hall
+
+        return hall.main(quick, crowd_n=hall_crowd)
     from bench import concurrency
 
     return concurrency.main(sessions=3 if quick else sessions, n_browsers=1 if quick else 3)
 
 
-def main(quick=False, only=SECTIONS, sessions=30, out=REPORTS, repeats=None):  # -> dict: the whole report
+def main(quick=False, only=DEFAULT, sessions=30, out=REPORTS, repeats=None, crowd=300):  # -> dict: the whole report
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     result = dict(
@@ -75,7 +81,7 @@ def main(quick=False, only=SECTIONS, sessions=30, out=REPORTS, repeats=None):  #
     for name in only:
         start = time.perf_counter()
         print(f"== {name}", flush=True)
-        result[name] = run_section(name, quick, sessions, repeats)
+        result[name] = run_section(name, quick, sessions, repeats, crowd)
         result.setdefault("seconds", {})[name] = round(time.perf_counter() - start, 1)
         (out / "report.json").write_text(json.dumps(result, indent=2, default=str) + "\n")  # partial results survive
     result["machine"]["load_after"] = [round(x, 1) for x in os.getloadavg()]
@@ -89,12 +95,13 @@ def main(quick=False, only=SECTIONS, sessions=30, out=REPORTS, repeats=None):  #
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny settings: checks the suite runs, measures little")
-    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
+    parser.add_argument("--only", default=",".join(DEFAULT), help=f"comma-separated subset of {','.join(SECTIONS)}")
     parser.add_argument("--sessions", type=int, default=30, help="concurrent browser sessions (default 30)")
     parser.add_argument("--out", default=str(REPORTS), help="folder for report.md and report.json")
+    parser.add_argument("--crowd", type=int, default=300, help="viewers in the hall's load run (default 300)")
     parser.add_argument("--repeats", type=int, default=None, help="page loads / backend runs per case (a busy machine)")
     args = parser.parse_args()
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     if bad := set(only) - set(SECTIONS):
         parser.error(f"unknown section(s) {sorted(bad)}; choose from {', '.join(SECTIONS)}")
-    main(args.quick, only, args.sessions, args.out, args.repeats)
+    main(args.quick, only, args.sessions, args.out, args.repeats, args.crowd)

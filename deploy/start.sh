@@ -3,7 +3,9 @@
 # Usage: bash deploy/start.sh N [PORT]   (nginx on PORT, default 8500; replicas on PORT+1 .. PORT+N)
 # Env: STREAMLIT_SERVER_COOKIE_SECRET (shared by all replicas; generated if unset), APP (default app.py),
 #      LISTEN (nginx's address, default 127.0.0.1; 0.0.0.0 to serve the network), NGINX (default /usr/sbin/nginx),
-#      REPLICA_BASE_PORT (default PORT+1). Replicas always listen on 127.0.0.1. Ctrl-C or TERM stops everything.
+#      REPLICA_BASE_PORT (default PORT+1), STATIC_DIR (Streamlit's static files with .gz copies, built by
+#      deploy/static_assets.py; default: built into the run directory at start-up, ~3 s).
+# Replicas always listen on 127.0.0.1; nginx serves Streamlit's static files from disk. Ctrl-C or TERM stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +23,7 @@ HOST=$LISTEN; [ "$HOST" != 0.0.0.0 ] || HOST=127.0.0.1  # where this script chec
 NGINX=${NGINX:-/usr/sbin/nginx}
 STREAMLIT=.venv/bin/streamlit
 [ -x "$STREAMLIT" ] || STREAMLIT=$(command -v streamlit) || die 1 "streamlit not found; run: bash scripts/setup.sh"
+PYTHON=$(dirname "$STREAMLIT")/python  # the interpreter streamlit is installed in
 [ -x "$NGINX" ] || die 1 "nginx not found at $NGINX; install it: sudo apt-get install nginx (or scripts/setup.sh --dev)"
 [ -f "$APP" ] || die 1 "app not found: $APP; run from a checkout with app.py at the root"
 
@@ -53,11 +56,16 @@ for i in $(seq 1 "$N"); do
   SERVERS+="        server 127.0.0.1:$p max_fails=1 fail_timeout=10s;"$'\n'
 done
 
-# Render the template: the upstream list, the listen port, the run directory.
+# Streamlit's static files for nginx, with gzip copies made now (not per request); the replicas start meanwhile.
+STATIC_DIR=${STATIC_DIR:-$RUN_DIR/static}
+"$PYTHON" deploy/static_assets.py "$STATIC_DIR" || die 1 "could not prepare Streamlit's static files in $STATIC_DIR"
+case "$STATIC_DIR" in /*) ;; *) STATIC_DIR=$PWD/$STATIC_DIR ;; esac
+
+# Render the template: the upstream list, the listen port, the run and static directories.
 CONF="$RUN_DIR/nginx.conf"
 while IFS= read -r line; do
   if [ "$line" = "@UPSTREAM_SERVERS@" ]; then printf '%s' "$SERVERS"; else
-    line=${line//@LISTEN@/$LISTEN}; line=${line//@PORT@/$PORT}; printf '%s\n' "${line//@RUN_DIR@/$RUN_DIR}"; fi
+    line=${line//@LISTEN@/$LISTEN}; line=${line//@PORT@/$PORT}; line=${line//@STATIC_DIR@/$STATIC_DIR}; printf '%s\n' "${line//@RUN_DIR@/$RUN_DIR}"; fi
 done <deploy/nginx.conf.template >"$CONF"
 
 http_ok() {  # url -> exit 0 when it answers 200

@@ -115,17 +115,22 @@ def test_floor_app_load_and_slider_change_are_detected(playwright):
     assert failures == 0 and len(samples) == 2  # each slider step changed the heatmap's numbers
 
 
-def test_protocol_sessions_see_the_charts_the_server_sends():
-    """bench.concurrency's browserless client speaks Streamlit's websocket protocol: it must see the page's
-    charts and the script's end (the floor app has one chart; the dashboard's /scores has five)."""
+def run_async(coroutine):  # -> its result, run in a thread of its own: the session's Playwright keeps a loop here
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def test_protocol_sessions_see_the_charts_the_server_sends():
+    """bench.concurrency's browserless client speaks Streamlit's websocket protocol: it must see the page's
+    charts and the script's end (the floor app has one chart; the dashboard's /scores has five)."""
+
     from bench import concurrency
 
-    def crowd(*args, **query):  # in its own thread: the session's Playwright keeps an event loop on this one
-        with ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, concurrency.protocol_crowd(*args, **query)).result()
+    def crowd(*args, **query):
+        return run_async(concurrency.protocol_crowd(*args, **query))
 
     with browser.serve(browser.FLOOR, log_name="server-smoke-protocol.log") as (url, proc):
         floor = crowd(url, proc.pid, 2, n=5)
@@ -157,3 +162,98 @@ def test_train_bench_reports_the_ratio():
     targets = []
     text = "\n".join(train.markdown(r, targets))
     assert f"{r['ratio']:.2f}x" in text and targets[0][0] == "training steps/s, ours / torch eager"
+
+
+def test_a_simulated_viewer_fetches_like_a_browser_over_kept_alive_connections():
+    """bench.viewer's HTTP client against a tiny server: chunked and sized bodies, the route cookie set by the
+    page and sent afterwards, a status other than the browser's counted as an error."""
+    import asyncio
+
+    from bench import viewer
+
+    seen = []
+
+    async def handle(reader, writer):
+        while line := await reader.readline():
+            path, headers = line.split()[1].decode(), {}
+            while (h := await reader.readline()) not in (b"\r\n", b""):
+                key, _, value = h.decode().partition(":")
+                headers[key.lower()] = value.strip()
+            seen.append((path, headers.get("cookie"), headers.get("accept-encoding")))
+            if path == "/":
+                writer.write(b"HTTP/1.1 200 OK\r\nSet-Cookie: stroute=abc; Path=/\r\nContent-Length: 5\r\n\r\nhello")
+            elif path == "/chunked":
+                writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+            else:
+                writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+        writer.close()
+
+    async def run():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        cookie = [None]
+        wanted = [("/", 200), ("/chunked", 200), ("/missing", 404), ("/gone", 200)]
+        got = await viewer.fetch_all(base, wanted, cookie)
+        server.close()
+        return got, cookie[0]
+
+    (received, errors), cookie = run_async(run())
+    assert received == len("hello") + len("abcde") and cookie == "stroute=abc"
+    assert errors == ["GET /gone: 404 (a browser got 200)"]  # the expected 404 is not an error
+    assert sorted(p for p, _, _ in seen) == ["/", "/chunked", "/gone", "/missing"]
+    assert all(c == "stroute=abc" for p, c, _ in seen if p != "/") and all("gzip" in a for _, _, a in seen)
+
+
+def test_a_simulated_viewer_gets_the_floor_apps_chart_and_its_cpu_is_counted():
+
+    from bench import hall, viewer
+
+    with browser.serve(browser.FLOOR, log_name="server-smoke-viewer.log") as (url, proc):
+        requests = [("/", 200), ("/favicon.png", 200), ("/_stcore/health", 200)]
+        before = hall.cpu_s([proc.pid])
+        out = run_async(viewer.view(url, viewer.url_path("/", n=4), requests, n_charts=1))
+        assert hall.cpu_s([proc.pid]) > before  # the server spent CPU on this viewer, read from /proc
+    assert out["errors"] == [] and out["charts"] == 1 and out["all"] > 0 and out["bytes"] > 1000
+
+
+def test_process_cpu_and_children_come_from_proc():
+    import subprocess
+    import sys
+
+    from bench import hall
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    try:
+        assert child.pid in hall.children(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
+    start = hall.cpu_s([os.getpid()])
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:  # burn 0.3 s of CPU
+        pass
+    assert hall.cpu_s([os.getpid()]) - start >= 0.2
+    assert hall.cpu_s([2**22 + 7]) == 0  # a process that is gone counts nothing
+
+
+def test_report_states_the_hall_targets_and_misses():
+    def row(ms, ratio):
+        return dict(path="/", ms_per_viewer=ms, batches_ms=[ms], ratio=ratio, viewers_per_minute=int(120e3 / ms),
+                    charts=1, requests=80, wall=browser.percentiles([0.5]), n_errors=0, errors=[])  # fmt: skip
+
+    mem = {"replica 1": 250.0, "nginx": 7.0}
+    crowd = dict(viewers=300, within_s=60, path="/", charts=2, wall_s=70.0, all=browser.percentiles([1.0, 12.0]),
+                 n_errors=0, errors=[], server_cpu_s=60.0, server_ms_per_viewer=200.0, generator_cpu_s=30.0,
+                 machine_cpu_s=110.0, n_cpus=2, rss_before_mb=mem, rss_peak_mb=mem, rss_open_mb=mem,
+                 rss_after_mb=mem)  # fmt: skip
+    hall = dict(rounds=2, viewers=3, static_requests=78, crowd=crowd,
+                pages={"floor": row(250.0, 1.0), "/": row(200.0, 0.8), "/heads": row(300.0, 1.2)})  # fmt: skip
+    md = report.markdown(dict(started="now", machine=dict(cpus=2, processor="x", python="3", load_before=[1, 1, 1]),
+                              hall=hall))  # fmt: skip
+    targets = md.split("## Targets")[1].split("##")[0]
+    assert "server CPU per viewer, /: ≤ 1x the floor's | 0.8x (200 ms vs 250 ms) | **met**" in targets
+    assert "server CPU per viewer, /heads: ≤ 1x the floor's | 1.2x (300 ms vs 250 ms) | **missed**" in targets
+    assert "300 viewers within 60 s: zero errors | 0 | **met**" in targets
+    assert "p95 to the last chart ≤ 10 s | 11,450 ms | **missed**" in targets
+    assert "600 viewers per minute on 2 cores" in md and "30 CPU-s" in md

@@ -47,8 +47,20 @@ def test_dockerfile_builds_on_setup_script_as_non_root_with_health_check():
     health = [args for op, args in steps if op == "HEALTHCHECK"]
     assert len(health) == 1 and "http://localhost:8501/_stcore/health" in health[0]
     assert ("EXPOSE", "8501") in steps
+
+
+def test_dockerfile_serves_static_files_from_nginx_built_at_build_time():
+    steps = [(op.upper(), args) for op, args in dockerfile_instructions()]
+    ops = [op for op, _ in steps]
+    nginx_at = next(i for i, (op, args) in enumerate(steps) if op == "RUN" and "apt-get install" in args)
+    assert "nginx" in steps[nginx_at][1].split() and nginx_at < ops.index("USER"), "install nginx as root, first"
+    build_at = next(i for i, (op, args) in enumerate(steps) if op == "RUN" and "deploy/static_assets.py" in args)
+    static_dir = steps[build_at][1].split()[-1]
+    env = " ".join(args for op, args in steps if op == "ENV")
+    assert f"STATIC_DIR={static_dir}" in env and "LISTEN=0.0.0.0" in env, env
+    assert build_at > max(i for i, (op, args) in enumerate(steps) if op == "COPY"), "after the code is copied"
     cmd = [args for op, args in steps if op == "CMD"][-1]
-    assert re.search(r'"streamlit",\s*"run",\s*"app.py"', cmd) and '"0.0.0.0"' in cmd
+    assert re.fullmatch(r'\["bash",\s*"deploy/start.sh",\s*"1",\s*"8501"\]', cmd), cmd
 
 
 def test_dockerignore_keeps_local_environment_out_of_the_image():
@@ -72,6 +84,32 @@ def test_kubernetes_example_has_probes_shared_secret_and_affinity():
     assert {"cpu", "memory"} <= set(container["resources"]["requests"])
     assert docs["Service"]["spec"]["sessionAffinity"] == "ClientIP"
     assert docs["Ingress"]["metadata"]["annotations"]["nginx.ingress.kubernetes.io/affinity"] == "cookie"
+
+
+def test_static_assets_mirror_the_package_with_gzip_copies_made_ahead(tmp_path):
+    import gzip
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("static_assets", ROOT / "deploy" / "static_assets.py")
+    static_assets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(static_assets)
+    source = tmp_path / "package_static"
+    (source / "static" / "js").mkdir(parents=True)
+    bundle = b"export const f = (x) => x * 2;\n" * 200  # compresses well
+    files = {"index.html": b"<!doctype html>" * 40, "static/js/index.Ab12.js": bundle, "static/js/tiny.js": b"1;",
+             "favicon.png": os.urandom(4000)}  # fmt: skip
+    for name, data in files.items():
+        (source / name).write_bytes(data)
+    dest = tmp_path / "served"
+    assert static_assets.build(dest, source, "9.9") == (4, 2)
+    for name, data in files.items():
+        assert (dest / name).is_symlink() and (dest / name).read_bytes() == data  # the package is only read
+    assert gzip.decompress((dest / "static/js/index.Ab12.js.gz").read_bytes()) == bundle
+    assert not (dest / "static/js/tiny.js.gz").exists(), "too small to be worth a .gz"
+    assert not (dest / "favicon.png.gz").exists(), "random bytes do not shrink"
+    assert sorted(p.name for p in source.rglob("*.gz")) == [], "nothing written into the package"
+    assert static_assets.build(dest, source, "9.9") is None  # up to date: not rebuilt
+    assert static_assets.build(dest, source, "10.0") == (4, 2)  # another streamlit: rebuilt
 
 
 @pytest.mark.parametrize("args", [[], ["zero"], ["0"], ["2", "80a"]])
@@ -210,6 +248,25 @@ def assert_renders(page):
     ).first.inner_text()
 
 
+def assert_static_from_nginx(browser, url):  # a fresh session: every /static/ file it loads came from nginx's disk
+    context = browser.new_context()
+    page = context.new_page()
+    static = []
+    page.on("response", lambda r: static.append(r) if "/static/" in r.url else None)
+    page.goto(url, wait_until="domcontentloaded", timeout=60_000)
+    assert_renders(page)
+    headers = {r.url: r.all_headers() for r in static}
+    context.close()
+    assert len(headers) > 20, f"a page loads Streamlit's bundles from /static/: {sorted(headers)}"
+    for asset, h in headers.items():
+        assert h.get("x-served-by") == "nginx-static" and "x-replica" not in h, (asset, h)
+        assert "immutable" in h.get("cache-control", ""), (asset, h)
+        if asset.endswith((".js", ".css")):  # the .gz made by deploy/static_assets.py; a tiny file goes as it is
+            assert h.get("content-encoding") == "gzip" or int(h["content-length"]) < 256, (asset, h)
+            assert h["content-type"].startswith(("text/javascript", "text/css")), (asset, h)
+    assert sum(h.get("content-encoding") == "gzip" for h in headers.values()) > 20
+
+
 def route_key(context):  # -> the stroute cookie nginx set for this browser session
     keys = [cookie["value"] for cookie in context.cookies() if cookie["name"] == "stroute"]
     assert len(keys) == 1, context.cookies()
@@ -260,7 +317,10 @@ def test_two_replicas_behind_nginx_serve_sticky_sessions_and_survive_a_dead_repl
             assert len(served) == N_SESSIONS, "each browser session must get its own route cookie"
             assert set(served.values()) == addresses, f"sessions not spread over both replicas: {served}"
 
-            # Sticky: each session's page, static files and websocket all went to the replica that served its page.
+            # Streamlit's static files came from nginx's disk, gzipped ahead of time; no replica served them.
+            assert_static_from_nginx(browser, url)
+
+            # Sticky: each session's page, health checks and websocket all went to the replica that served its page.
             # One viewer on the replica we will kill stays open; the others close, so nginx logs their websockets.
             stranded = sessions[0]
             stranded_key, dead_address = route_key(stranded[0]), stranded[2]
