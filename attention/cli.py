@@ -8,7 +8,7 @@ import inspect
 import sys
 from pathlib import Path
 
-from . import export, registry
+from . import export, registry, subcommands
 from .core import SIMILARITIES, check_temperature
 
 # option dest -> the keyword registry.run takes; which models each option applies to
@@ -83,7 +83,7 @@ def build_parser():  # -> argparse.ArgumentParser
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{export,models}")
+    commands = parser.add_subparsers(dest="command", required=True)
     ex = commands.add_parser(
         "export",
         help="run text through a model and write its attention to .npz or .json",
@@ -170,6 +170,7 @@ def build_parser():  # -> argparse.ArgumentParser
         help="list the models and whether each is available offline",
         description="List the models and whether each is available offline.",
     )
+    subcommands.register(commands)  # dashboard, figure, ...: see attention/subcommands.py
     return parser
 
 
@@ -227,8 +228,10 @@ def models_command(args):  # -> exit status
 
 
 def main(argv=None):  # -> exit status
+    argv, extra = subcommands.split_passthrough(sys.argv[1:] if argv is None else list(argv))
     args = build_parser().parse_args(argv)
-    command = export_command if args.command == "export" else models_command
+    args.extra = extra  # `attention dashboard --server.port 8502`: Streamlit's options, unparsed
+    command = getattr(args, "handler", None) or (export_command if args.command == "export" else models_command)
     try:
         return command(args)
     except ImportError as e:  # a missing package (or a half-installed checkout), not the user's input
