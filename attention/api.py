@@ -9,8 +9,6 @@ import numpy as np
 
 from .run import Run
 
-FIELDS = ("queries", "keys", "values", "hidden", "attn_out")
-
 
 def run(model, text, **settings):  # -> Run: weights [n_layer, n_head, n_seq, n_seq], hidden [n_layer+1, n_seq, d_model]
     """Run `text` through `model` ("lecture", "minilm", "bert", "distilbert", "roberta", "gpt2"; see
@@ -109,7 +107,7 @@ def from_arrays(weights, tokens, queries=None, keys=None, values=None, hidden=No
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != (n_seq, n_seq):
             raise ValueError(f"mask must be [{n_seq}, {n_seq}] bool, True where a query may look at a key")
-    attn_out = np.zeros((n_layer, n_seq, h.shape[-1]), np.float32)
+    attn_out = np.zeros((n_layer, n_seq, 0), np.float32)  # not known from these arrays: the steps view leaves it out
     return Run(model=model, tokens=tokens, weights=w, hidden=h, attn_out=attn_out, mask=mask, **qkv)
 
 
@@ -118,8 +116,9 @@ def load(path):  # str | Path -> Run, from a file `python -m attention export` o
     from . import export
 
     data = export.load(path)
+    mask = None if data["mask"].all() else data["mask"]  # an export writes "no mask" as all allowed
     run = from_arrays(data["attention"], data["tokens"], data["queries"], data["keys"], data["values"],
-                      data["hidden"], model=data["model"], mask=data["mask"])  # fmt: skip
+                      data["hidden"], model=data["model"], mask=mask)  # fmt: skip
     settings = data.get("settings") or {}
     run.temperature = float(settings.get("temperature", 1.0))
     run.similarity = settings.get("similarity", "dot")

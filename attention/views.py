@@ -158,12 +158,14 @@ def step_panels(run, layer, head, part):  # -> list[Panel]: one row of /steps fo
         return [Panel(n, a[0], rows, cols, "[n_seq, d_head]") for n, a in zip("QKV", qkv, strict=True)]
     if part == "scores":
         return score_panels(run, layer, head)
-    concat = merge_heads(run.weights[layer] @ run.values[layer])  # [n_seq, d_model]
-    return [
+    concat = merge_heads(run.weights[layer] @ run.values[layer])  # [n_seq, n_head * d_head]
+    panels = [
         Panel("weights·V", st_.output[0], rows, cols, "[n_seq, d_head]"),
-        Panel("Concat(heads)", concat, rows, dims, "[n_seq, d_model]"),
-        Panel("Concat·W_o", run.attn_out[layer], rows, dims, "[n_seq, d_model]"),
+        Panel("Concat(heads)", concat, rows, [str(i) for i in range(concat.shape[1])], "[n_seq, d_model]"),
     ]
+    if run.attn_out.size:  # a Run from from_arrays / load has no W_o output
+        panels.append(Panel("Concat·W_o", run.attn_out[layer], rows, dims, "[n_seq, d_model]"))
+    return panels
 
 
 STEP_PARTS = ("x", "qkv", "scores", "output")
