@@ -6,9 +6,10 @@ then `chromium`, `chromium-browser`, `google-chrome`, `google-chrome-stable`, `c
 """
 
 import os
-import re
 import shutil
 from pathlib import Path
+
+from .figures.common import export_config, slug
 
 FORMATS = (".html", ".svg", ".png")
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
@@ -39,13 +40,7 @@ def find_chromium():  # -> path of a Chromium / Chrome executable; raises Runtim
     )
 
 
-def slug(name):  # str -> a safe file name stem
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", str(name)).strip("-")[:80] or "attention"
-
-
 def html_config(name):  # -> plotly config for a standalone page: PNG from its camera, nothing sent anywhere
-    from .figures.common import export_config
-
     return export_config(name) | {"responsive": True, "showSendToCloud": False}
 
 

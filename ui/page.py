@@ -117,7 +117,7 @@ def chart(fig, name, **kwargs):
 def html_download(fig, name):
     """The chart as one HTML file with plotly.js inside: it opens offline (a lecture hall without a network) and
     keeps the hover. Built on click only (4.7 MB of plotly.js a file)."""
-    from attention.figure_file import slug, to_html
+    from attention.figure_file import slug, to_html  # on first use: the dashboard may never need it
 
     stem = slug(name)
     st.download_button(

@@ -40,11 +40,18 @@ def export_config(name, image_format="png"):  # str, "png" | "svg" -> plotly con
     browser, under a meaningful filename."""
     if image_format not in IMAGE_FORMATS:
         raise ValueError(f"image_format must be one of {IMAGE_FORMATS} (got {image_format!r})")
-    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", str(name)).strip("-")[:80] or "attention"
     return {
         "displaylogo": False,
-        "toImageButtonOptions": {"format": image_format, "filename": slug, "scale": 2 if image_format == "png" else 1},
+        "toImageButtonOptions": {
+            "format": image_format,
+            "filename": slug(name),
+            "scale": 2 if image_format == "png" else 1,
+        },
     }
+
+
+def slug(name):  # str -> a safe file name stem: "scores-raw-L0-H1"
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", str(name)).strip("-")[:80] or "attention"
 
 
 def lean_white():  # -> go.layout.Template
