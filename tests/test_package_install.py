@@ -7,6 +7,7 @@ minute of CPU, most of it unpacking the dependencies' wheels.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -73,6 +74,22 @@ def test_wheel_holds_the_backend_its_data_and_the_dashboard_under_its_own_name(f
     assert "attention_dashboard/setup.py" not in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "attention = attention.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
+
+
+def project(requirement):  # "scikit-learn<2,>=1.4" -> "scikit-learn"
+    return re.split(r"[<>=!~;\[ ]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_wheel_requires_what_requirements_txt_lists(fresh):
+    _, wheel, clone = fresh
+    with zipfile.ZipFile(wheel) as z:
+        meta = z.read(next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+    requires = [line.split(":", 1)[1] for line in meta.splitlines() if line.startswith("Requires-Dist:")]
+    runtime = sorted(project(r) for r in requires if "extra ==" not in r)
+    listed = [line.split("#")[0] for line in (clone / "requirements.txt").read_text().splitlines()]
+    assert runtime == sorted(project(r) for r in listed if r.strip())
+    figures = [project(r) for r in requires if 'extra == "figures"' in r]
+    assert figures == ["kaleido"]
 
 
 def test_installed_attention_models_lists_the_models(fresh, tmp_path):
