@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui import sidebar
-from ui.page import Halt
+from ui.page import Halt, image_format_control
 
 # Presentation mode: our own constant CSS (never user text) enlarges the page's fonts for a projector.
 PRESENT_CSS = """<style>
@@ -71,4 +71,5 @@ except Halt:
     pass  # the page stopped early and said why (a bad sentence, a model to download)
 finally:
     sidebar.draw()  # the controls stay, so the user can mend what stopped the page
+    image_format_control()  # PNG or SVG from every chart's camera
 sidebar.finish()

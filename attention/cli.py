@@ -9,7 +9,7 @@ import inspect
 import sys
 from pathlib import Path
 
-from . import export, registry
+from . import export, registry, subcommands
 from .core import SIMILARITIES, check_temperature
 from .train import cli as train_cli
 
@@ -86,7 +86,7 @@ def build_parser():  # -> argparse.ArgumentParser
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{export,models,train}")
+    commands = parser.add_subparsers(dest="command", required=True)
     ex = commands.add_parser(
         "export",
         help="run text through a model and write its attention to .npz or .json",
@@ -188,6 +188,7 @@ def build_parser():  # -> argparse.ArgumentParser
         description="List the models and whether each is available offline.",
     )
     train_cli.add_parser(commands)
+    subcommands.register(commands)  # dashboard, figure, ...: see attention/subcommands.py
     return parser
 
 
@@ -253,8 +254,11 @@ def models_command(args):  # -> exit status
 
 
 def main(argv=None):  # -> exit status
+    argv, extra = subcommands.split_passthrough(sys.argv[1:] if argv is None else list(argv))
     args = build_parser().parse_args(argv)
-    command = {"export": export_command, "models": models_command, "train": train_cli.command}[args.command]
+    args.extra = extra  # `attention dashboard --server.port 8502`: Streamlit's options, unparsed
+    builtin = {"export": export_command, "models": models_command, "train": train_cli.command}
+    command = getattr(args, "handler", None) or builtin[args.command]
     try:
         return command(args)
     except ImportError as e:  # a missing package (or a half-installed checkout), not the user's input

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from attention.figures.common import export_config, token_labels
+from attention.figures.common import IMAGE_FORMATS, export_config, token_labels
 from attention.models import loading as checkpoint
 from attention.models.loading import ModelUnavailable
 from ui import cache, params, sidebar
@@ -102,10 +102,45 @@ def offer_download(model, err):
     st.rerun()
 
 
+IMAGE_FORMAT = "image_format"  # session key of the sidebar's "camera saves" choice (see image_format_control)
+
+
 def chart(fig, name, **kwargs):
-    """A plotly figure at full width, with a PNG export named `name` at scale 2."""
+    """A plotly figure at full width. Its toolbar's camera saves it as PNG (scale 2) or SVG, whichever the sidebar
+    says, in the browser with no server work; a button under it downloads an interactive HTML file of it."""
     kwargs.setdefault("theme", None)  # the figure's own theme (common.theme): the page shows what the PNG holds
-    st.plotly_chart(fig, width="stretch", config=export_config(name), **kwargs)
+    image_format = st.session_state.get(IMAGE_FORMAT) or "png"
+    st.plotly_chart(fig, width="stretch", config=export_config(name, image_format), **kwargs)
+    html_download(fig, name)
+
+
+def html_download(fig, name):
+    """The chart as one HTML file with plotly.js inside: it opens offline (a lecture hall without a network) and
+    keeps the hover. Built on click only (4.7 MB of plotly.js a file)."""
+    from attention.figure_file import slug, to_html  # on first use: the dashboard may never need it
+
+    stem = slug(name)
+    st.download_button(
+        "Interactive HTML",
+        lambda: to_html(fig, stem).encode("utf-8"),
+        file_name=f"{stem}.html",
+        mime="text/html",
+        key=f"html-{stem}",
+        icon=":material/download:",
+        help="The chart as a web page that opens without a network, for slides; hover still works",
+    )
+
+
+def image_format_control():  # in the sidebar, after its settings: what every chart's camera button saves
+    """Not in the link: it changes no view, only the file a click on a chart's camera saves."""
+    st.sidebar.segmented_control(
+        "Chart camera saves",
+        IMAGE_FORMATS,
+        default="png",
+        key=IMAGE_FORMAT,
+        format_func=str.upper,
+        help="The camera in each chart's toolbar saves a PNG (slides) or an SVG (papers), made in your browser",
+    )
 
 
 def labels(run):  # -> list[str] n_seq, unique and as typed: for widgets, CSV and md_escape (figures escape their own)

@@ -1,4 +1,4 @@
-"""What every figure shares: safe unique token labels, colour scales, the projector theme, PNG export."""
+"""What every figure shares: safe unique token labels, colour scales, the projector theme, PNG/SVG export."""
 
 import html
 import re
@@ -32,13 +32,26 @@ def token_labels(tokens):  # list[str] n_seq -> list[str] n_seq, unique and esca
     return [f"{s} ({i})" if counts[s] > 1 else s for i, s in enumerate(shown)]
 
 
-def export_config(name):  # str -> plotly config dict
-    """Toolbar PNG download with a meaningful filename at scale 2 (crisp on slides)."""
-    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", str(name)).strip("-")[:80] or "attention"
+IMAGE_FORMATS = ("png", "svg")  # what plotly.js's own toolbar camera can save in the browser
+
+
+def export_config(name, image_format="png"):  # str, "png" | "svg" -> plotly config dict
+    """The toolbar's camera saves the chart as PNG at scale 2 (crisp on slides) or as SVG (for papers), in the
+    browser, under a meaningful filename."""
+    if image_format not in IMAGE_FORMATS:
+        raise ValueError(f"image_format must be one of {IMAGE_FORMATS} (got {image_format!r})")
     return {
         "displaylogo": False,
-        "toImageButtonOptions": {"format": "png", "filename": slug, "scale": 2},
+        "toImageButtonOptions": {
+            "format": image_format,
+            "filename": slug(name),
+            "scale": 2 if image_format == "png" else 1,
+        },
     }
+
+
+def slug(name):  # str -> a safe file name stem: "scores-raw-L0-H1"
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", str(name)).strip("-")[:80] or "attention"
 
 
 def lean_white():  # -> go.layout.Template
