@@ -244,3 +244,19 @@ def test_a_run_without_its_special_tokens_is_refused_with_a_way_out(minilm):
     run = run_checkpoint(ckpt, TEXT, hide_special=True)
     with pytest.raises(ValueError, match="hide special tokens"):
         flow_models.model_parts(run, ckpt)
+
+
+def test_export_with_norms_and_rollout_from_a_llama_folder(tiny, tmp_path):
+    """`export --model-dir DIR --with norms,rollout` on a grouped-query Llama writes the quantities checked above."""
+    from attention import cli, export
+
+    _, ckpt = tiny("llama")
+    text, out = "She sat on the bank of the river", tmp_path / "llama.npz"
+    assert cli.main(["export", "--model-dir", str(ckpt.path), "--text", text, "--out", str(out),
+                     "--with", "norms,rollout"]) == 0  # fmt: skip
+    data, run = export.load(out), run_checkpoint(ckpt, text)
+    per_head, per_layer, _ = flow_models.value_flow(run, flow_models.model_parts(run, ckpt))
+    assert data["value_norms"].shape == (2, 4, run.n_seq, run.n_seq)
+    np.testing.assert_allclose(data["value_norms"], per_head, rtol=1e-6)
+    np.testing.assert_allclose(data["value_norms_layer"], per_layer, rtol=1e-6)
+    np.testing.assert_allclose(data["rollout"], flow.rollout(run.weights), rtol=1e-6)
