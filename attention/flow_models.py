@@ -1,19 +1,21 @@
 """attention.flow for every model: the one place that knows where each model keeps what flow needs.
 
-The contract with the models (what attention.models will expose; until then computed here):
-  FlowParts  x [n_layer, n_seq, d_model] each layer's q/k/v projection input (after any pre-norm), and W_v, b_v,
-             W_o in x @ W form, kv_heads [n_head];                        -> model_parts(run, ckpt)
-  ablation   the final hidden states with one head's slice of the concatenation before W_o zeroed, the layers
-             above recomputed;                                            -> ablated_hidden(ckpt, run, ...)
-Only those two functions read the forward pass's internals (attention.transformer).
+The contract with the models (attention.models):
+  FlowParts  x [n_layer, n_seq, d_model] each layer's q/k/v projection input (after any pre-norm, the family's
+             attn_input of the layer's input), W_v, b_v, W_o from models.value_out in x @ W form, Run.kv_heads
+                                                                          -> model_parts(run, ckpt)
+  ablation   models.forward(..., head_mask=flow.head_mask(...)): the final hidden states (after the final norm)
+             with one head's slice of the concatenation before W_o zeroed -> ablated_hidden(ckpt, run, ids, ...)
+  effect     models.predict (each model's own head: GPT-2's tied wte, Llama's lm_head, BERT's MLM head)
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import checkpoint, flow
-from .core import causal_mask
+from . import flow
+from .models import blocks, encode, forward, load, predict, value_out
+from .models.families import family
 
 
 @dataclass
@@ -32,19 +34,25 @@ def lecture_parts(run, weights):  # Run, dict(w_q, w_k, w_v, w_o) -> FlowParts
     return FlowParts(run.hidden[:-1], w_v, None, w_o, np.arange(run.n_head))
 
 
-def model_parts(run, ckpt):  # Run (every token, none hidden), Checkpoint -> FlowParts
-    """TO REWIRE when attention.models lands: its per-layer projection inputs, W_v, b_v, W_o and Run.kv_heads.
-    Today: post-LN encoders project hidden[l] itself; GPT-2 projects LN1(hidden[l])."""
-    from .transformer import layer_norm
+def every_token(run):  # -> None, or a ValueError when the Run lost tokens (hide_special)
+    if run.positions is not None and not np.array_equal(run.positions, np.arange(run.n_seq)):
+        raise ValueError("value norms and ablation need every token the model saw; turn off 'hide special tokens'")
 
-    c, layers = ckpt.config, ckpt.weights["layers"]
-    d = c.d_model
-    x = np.stack([layer_norm(run.hidden[i], *layer["ln1"], c.eps) if c.causal else run.hidden[i]
-                  for i, layer in enumerate(layers)])  # fmt: skip
-    w_v = np.stack([layer["qkv"][0][2 * d :].T for layer in layers])  # V rows of the fused [3 d_model, d_model]
-    b_v = np.stack([layer["qkv"][1][2 * d :] for layer in layers])
-    w_o = np.stack([layer["o"][0].T for layer in layers])
-    return FlowParts(x, w_v, b_v, w_o, np.arange(c.n_head))
+
+def model_parts(run, ckpt):  # Run (every token, none hidden), Checkpoint -> FlowParts
+    """x_l = the family's projection input of hidden[l] (pre-LN/RMSNorm for GPT-2 and Llama, hidden[l] itself for
+    post-LN encoders), exactly what forward(..., keep_inputs=True) keeps; W_v, b_v, W_o from models.value_out."""
+    every_token(run)
+    c, fam, layers = ckpt.config, family(ckpt.config.arch), ckpt.weights["layers"]
+    x = np.stack([fam.attn_input(run.hidden[i], layer, c) for i, layer in enumerate(layers)])
+    parts = [
+        value_out(ckpt, i) for i in range(c.n_layer)
+    ]  # W_v [n_kv_head, d_head, d_model], W_o [d_model, n_head, d_head]
+    w_v = np.stack([p[0].reshape(-1, c.d_model).T for p in parts])  # [n_layer, d_model, n_kv_head·d_head]
+    b_v = np.stack([p[1].reshape(-1) for p in parts])
+    w_o = np.stack([p[2].reshape(c.d_model, -1).T for p in parts])  # [n_layer, n_head·d_head, d_model]
+    kv = run.kv_heads if run.kv_heads is not None else np.arange(c.n_head)
+    return FlowParts(x, w_v, b_v, w_o, np.asarray(kv))
 
 
 def layer_flow(
@@ -65,56 +73,60 @@ def value_flow(
     return np.stack(per_head), np.stack(per_layer), np.stack(sizes)
 
 
-def ablated_hidden(ckpt, run, layer, head, upto=None):  # -> [n_seq or upto, d_model] final hidden states
-    """TO REWIRE when attention.models lands: forward(..., head_mask=flow.head_mask(...))[hidden][-1].
-    Today: layers `layer`.. rerun from run.hidden[layer] with head `head`'s context zeroed before W_o, through
-    attention.transformer's own steps. upto: a causal model's first `upto` tokens suffice for positions < upto."""
-    from . import transformer as tf
-
-    c, w = ckpt.config, ckpt.weights
-    x = np.array(run.hidden[layer][:upto], np.float32)
-    n_seq, d_head = len(x), c.d_model // c.n_head
-    mask = causal_mask(n_seq) if c.causal else None
-    act = tf.ACTIVATIONS[c.act]
-    qkv = np.empty((3, c.n_head, n_seq, d_head), np.float32)
-    weights, context = np.empty((c.n_head, n_seq, n_seq), np.float32), np.empty((c.n_head, n_seq, d_head), np.float32)
-    attn_out = np.empty((n_seq, c.d_model), np.float32)
-    for i in range(layer, c.n_layer):
-        spec = w["layers"][i]
-        tf.project_qkv(0, n_seq, x, spec, c, qkv)
-        tf.attend(*qkv, mask, run.temperature, run.similarity, weights, context)
-        if i == layer:
-            context[head] = 0.0
-        out = np.empty_like(x)
-        tf.block_rest(0, n_seq, x, context, spec, act, c, attn_out, out)
-        x = out
-    return tf.layer_norm(x, *w["final_ln"], c.eps) if "final_ln" in w else x
+def model_ids(
+    ckpt, text, run
+):  # -> (ids [n_seq], type_ids [n_seq]): the tokens that made `run`, as the model reads them
+    """Tokenised again with the run's length as the cap, so a truncated run gets the same tokens."""
+    every_token(run)
+    ids, type_ids, *_ = encode(ckpt, text, max_tokens=run.n_seq)
+    if len(ids) != run.n_seq:
+        raise ValueError(f"the text gives {len(ids)} tokens but the run has {run.n_seq}; run the text again")
+    return ids, type_ids
 
 
-def lm_logits(ckpt, hidden_row):  # [d_model] final hidden state -> [vocab]: GPT-2's tied head, hidden · W_embᵀ
-    return np.asarray(hidden_row, np.float32) @ ckpt.weights["word"].T
+def ablated_hidden(ckpt, run, ids, layer, head, upto=None, type_ids=None):  # -> [n_seq or upto, d_model]
+    """forward(..., head_mask=flow.head_mask(...))'s final hidden states (after the final norm), with the run's
+    temperature and similarity. upto: a causal model's first `upto` tokens suffice for positions < upto.
+    The only place that runs a real model for ablation."""
+    c = ckpt.config
+    ids = np.asarray(ids)[:upto]
+    type_ids = None if type_ids is None else np.asarray(type_ids)[:upto]
+    args = (ckpt, ids, type_ids, run.temperature, run.similarity, flow.head_mask(c.n_layer, c.n_head, layer, head))
+    if blocks.POOL is not None and len(ids) >= blocks.PARALLEL_FROM:
+        return forward(*args)["hidden"][-1]  # a long pass takes the BLAS lock and our threads itself
+    with blocks.BLAS_LOCK, blocks.blas_on_one_thread():  # BLAS's idle threads would fight many small passes
+        return forward(*args)["hidden"][-1]
 
 
-def top_predictions(ckpt, probs, k=10):  # [vocab] -> list[(token, prob)], most likely first
-    from .transformer import readable
+def head_output(ckpt, hidden_row):  # [d_model] final hidden state -> (probs [vocab] float64, Predictions of 1 row)
+    """The model's own prediction head (models.predict): GPT-2's tied wte, Llama's lm_head, BERT's MLM head."""
+    pred = predict(ckpt, np.asarray(hidden_row, np.float32)[None], np.zeros(1, np.int64), full_logits=True)
+    return flow.softmax64(pred.logits[0]), pred
 
-    ids = np.argsort(-probs, kind="stable")[:k]
-    return [(readable(ckpt.tokenizer.id_to_token(int(i)) or "?"), float(probs[i])) for i in ids]
+
+def effect_kind(run, lecture=False):  # -> "kl" | "cosine" | "pull": what switching a head off is measured on
+    """The pull for the lecture model, the KL of the predictions when the Run predicts (decoders, MLM encoders),
+    else the sentence embedding (MiniLM)."""
+    return "pull" if lecture else "kl" if run.predictions is not None else "cosine"
 
 
 class Ablation:
-    """Switch one head off and measure the effect on what the model is for: the next-token prediction at `token`
-    (decoders: KL in nats), the mean-pooled sentence embedding (encoders: 1 − cosine), or the pull (lecture)."""
+    """Switch one head off and measure the effect on what the model is for: the prediction at `token` (decoders:
+    the next token; MLM encoders: the token at `token`; KL in nats), the mean-pooled sentence embedding (MiniLM:
+    1 − cosine), or the pull (lecture). Real models need ckpt and the run's text; the lecture model text, options."""
 
-    def __init__(self, run, token, ckpt=None, lecture=None):  # lecture: (text, run_lecture keyword arguments)
-        self.run, self.token, self.ckpt, self.lecture = run, int(token), ckpt, lecture
-        self.kind = "pull" if ckpt is None else "kl" if ckpt.config.causal else "cosine"
+    def __init__(self, run, token, ckpt=None, text=None, options=None):
+        self.run, self.token, self.ckpt, self.text, self.options = run, int(token), ckpt, text, options or {}
+        self.kind = effect_kind(run, lecture=ckpt is None)
+        if ckpt is not None:
+            self.ids, self.type_ids = model_ids(ckpt, text, run)
         if self.kind == "kl":
-            self.before = flow.softmax64(lm_logits(ckpt, run.hidden[-1][self.token]))
+            self.before, self.top = head_output(ckpt, run.hidden[-1][self.token])
 
     @property
     def label(self):  # -> str: what the effect number means
-        return {"kl": "KL(with ‖ without) of the next-token prediction, nats",
+        what = "next-token prediction" if self.ckpt is not None and self.ckpt.config.causal else "prediction"
+        return {"kl": f"KL(with ‖ without) of the {what}, nats",
                 "cosine": "1 − cos(sentence embedding with, without)",
                 "pull": "‖change of the token's pull‖ / ‖pull‖"}[self.kind]  # fmt: skip
 
@@ -122,33 +134,24 @@ class Ablation:
         if self.ckpt is None:
             from .lecture import run_lecture
 
-            text, options = self.lecture
             mask = flow.head_mask(self.run.n_layer, self.run.n_head, layer, head)
-            return run_lecture(text, **options, head_mask=mask).hidden[-1]
-        from . import transformer as tf
-
-        upto = self.token + 1 if self.kind == "kl" else None
-        with (
-            tf.BLAS_LOCK,
-            tf.blas_on_one_thread(),
-        ):  # BLAS's idle threads would fight for the cores of many small passes
-            return ablated_hidden(self.ckpt, self.run, layer, head, upto)
+            return run_lecture(self.text, **self.options, head_mask=mask).hidden[-1]
+        upto = self.token + 1 if self.kind == "kl" and self.ckpt.config.causal else None
+        return ablated_hidden(self.ckpt, self.run, self.ids, layer, head, upto, self.type_ids)
 
     def effect(self, layer, head):  # -> float
         off = self.final(layer, head)
         if self.kind == "kl":
-            return float(flow.kl_divergence(self.before, flow.softmax64(lm_logits(self.ckpt, off[self.token]))))
+            return float(flow.kl_divergence(self.before, head_output(self.ckpt, off[self.token])[0]))
         if self.kind == "cosine":
             return 1.0 - flow.mean_pooled_cosine(self.run.hidden[-1], off)
         return flow.pull_change(self.run.hidden[0], self.run.hidden[-1], off, self.token)
 
-    def predictions(self, layer=None, head=None, k=10):  # -> list[(token, prob)] at `token`, or None (no LM head)
+    def predictions(self, layer=None, head=None, k=10):  # -> list[(token, prob)] at `token`, or None (no head)
         if self.kind != "kl":
             return None
-        probs = (
-            self.before if layer is None else flow.softmax64(lm_logits(self.ckpt, self.final(layer, head)[self.token]))
-        )
-        return top_predictions(self.ckpt, probs, k)
+        pred = self.top if layer is None else head_output(self.ckpt, self.final(layer, head)[self.token])[1]
+        return [(t, float(p)) for t, p in zip(pred.top_tokens[0][:k], pred.top_probs[0][:k], strict=True)]
 
     def grid(self):  # -> [n_layer, n_head]
         return flow.ablation_grid(self.effect, self.run.n_layer, self.run.n_head)
@@ -173,7 +176,7 @@ def parts_for(run, model, settings, model_dir=None):  # -> FlowParts of the mode
             settings.get("preset", "identity"), settings.get("n_head", 1), seed=settings.get("seed", 0)
         )
         return lecture_parts(run, w)
-    return model_parts(run, checkpoint.load(model, model_dir=model_dir))
+    return model_parts(run, load(model, model_dir=model_dir))
 
 
 def export_arrays(run, names, model, settings, model_dir=None):  # -> {key: array} for the export file

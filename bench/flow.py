@@ -15,8 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from attention import checkpoint, flow, flow_models  # noqa: E402
-from attention.transformer import run_checkpoint  # noqa: E402
+from attention import flow, flow_models, models  # noqa: E402
+from attention.models import run_checkpoint  # noqa: E402
 
 
 def ms(fn):  # -> milliseconds of one call
@@ -29,7 +29,7 @@ def row(ckpt, n_seq, grid_up_to):  # -> dict of ms
     text = " ".join(f"token{i % 37} and more" for i in range(n_seq))
     run = run_checkpoint(ckpt, text, max_tokens=n_seq)
     parts = flow_models.model_parts(run, ckpt)
-    ablation = flow_models.Ablation(run, 0, ckpt)
+    ablation = flow_models.Ablation(run, 0, ckpt, text)
     out = {"n_seq": run.n_seq, "forward": ms(lambda: run_checkpoint(ckpt, text, max_tokens=n_seq))}
     out["value norms, 1 layer"] = ms(lambda: flow_models.layer_flow(run, parts, 0))
     out["rollout"] = ms(lambda: flow.rollout(run.weights))
@@ -44,7 +44,7 @@ def main(argv=None):
     parser.add_argument("--lengths", type=int, nargs="+", default=[16, 128, 512])
     parser.add_argument("--grid-up-to", type=int, default=128, help="time the whole grid only up to this n_seq")
     args = parser.parse_args(argv)
-    ckpt = checkpoint.load("minilm")
+    ckpt = models.load("minilm")
     rows = [row(ckpt, n, args.grid_up_to) for n in args.lengths]
     keys = list(rows[0])
     print("| " + " | ".join(keys) + " |\n|" + "---|" * len(keys))

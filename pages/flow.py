@@ -69,8 +69,11 @@ page.csv_download(rolled[:, token], f"rollout-{token}", rows=[f"after layer {i}"
 # ---------------------------------------------------------------- ablation
 st.subheader("Switching a head off")
 ablation = flow_cache.ablation(*flow_cache.key(settings), token)
-what = {"kl": f"the next-token prediction after “{labels[token]}”", "cosine": "the sentence embedding (mean of all "
-        "tokens' final states)", "pull": f"the pull on “{labels[token]}”"}[ablation.kind]  # fmt: skip
+nexts = run.predictions is not None and run.predictions.kind == "next"  # decoders; MLM encoders predict each token
+said = page.md_escape(labels[token])
+what = {"kl": f"the next-token prediction after “{said}”" if nexts else f"the model's prediction at “{said}”",
+        "cosine": "the sentence embedding (mean of all tokens' final states)", "pull": f"the pull on “{said}”"
+        }[ablation.kind]  # fmt: skip
 st.markdown(f"A head is switched off by zeroing its slice of the concatenation before W_o; the layers above are "
             f"recomputed. The effect is measured on {what}: {ablation.label}.")  # fmt: skip
 wanted = run.n_layer * run.n_head * run.n_seq <= AUTO_GRID
@@ -93,7 +96,8 @@ st.metric(f"{off} off: {ablation.label}", f"{effect:.4f}")
 if before is not None:
     table = pd.DataFrame({"with the head": [f"{t} {p:.3f}" for t, p in before],
                           "without it": [f"{t} {p:.3f}" for t, p in after]})  # fmt: skip
-    st.caption(f"The model's top next tokens after “{page.md_escape(labels[token])}”, probability:")
+    st.caption(f"The model's top next tokens after “{said}”, probability:" if nexts else
+               f"The model's top tokens for the position of “{said}” (masked-LM head), probability:")  # fmt: skip
     st.table(table)
 
 page.formula(

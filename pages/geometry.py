@@ -53,6 +53,13 @@ key_label = page.url_choice("Key token", labels, key="key", default=key_default)
 key = labels.index(key_label)
 n = neuron_view(q[query], k[key])
 page.chart(neuron_figure(n, labels[query], labels[key], present=settings.present), f"neuron-{query}-{key}")
+if run.rope is not None:
+    st.caption("This model rotates q and k by their positions (RoPE) before the score: q_i and k_j here are after "
+               "the rotation, so this sum is the model's own score.")  # fmt: skip
+if run.kv_heads is not None and len(set(run.kv_heads.tolist())) < run.n_head:
+    shared = [h for h in range(run.n_head) if run.kv_heads[h] == run.kv_heads[head]]
+    st.caption(f"Grouped-query attention: heads {', '.join(map(str, shared))} read the same keys (KV head "
+               f"{run.kv_heads[head]}); only their queries differ.")  # fmt: skip
 if run.similarity == "cosine":
     st.caption("This run uses cosine similarity: its scores are q·k / (‖q‖‖k‖), not the plain sum shown here.")
 if run.temperature != 1.0:

@@ -112,7 +112,7 @@ def test_minilm_flow_keeps_special_tokens_and_measures_the_sentence_embedding(mi
     grid = trace_values(figures(at)[2], "z")
     assert grid.shape == (6, 12) and np.all(grid >= -1e-6)
     assert "cos" in at.metric[0].label
-    assert float(at.metric[0].value) == pytest.approx(flow_models.Ablation(run, 0, minilm).effect(2, 5), abs=1e-4)
+    assert float(at.metric[0].value) == pytest.approx(flow_models.Ablation(run, 0, minilm, text).effect(2, 5), abs=1e-4)
 
 
 def test_minilm_long_input_waits_for_a_click_before_the_grid(minilm):
@@ -135,3 +135,44 @@ def test_minilm_geometry_renders(minilm):
 def test_odd_text_gives_a_message_or_a_result_never_a_traceback(text, page):
     at = app({"text": text, "causal": "true", "n_head": "2", "steps": "2"}, page=page)
     assert at.warning or len(figures(at)) >= 2
+
+
+@pytest.fixture(scope="module")
+def smollm2(tmp_path_factory):  # a tiny random Llama (GQA: 4 heads, 2 KV heads) as the named folder of smollm2
+    pytest.importorskip("transformers")
+    from tiny_models import build
+
+    _, ckpt = build("llama-gqa-untied-llama3", "float32", tmp_path_factory.mktemp("smollm2"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(checkpoint.env_var("smollm2"), str(ckpt.path))
+        yield checkpoint.load("smollm2")
+
+
+def test_tiny_llama_flow_measures_the_next_token_prediction(smollm2):
+    at = app({"model": "smollm2", "layer": "1", "head": "3", "off": "layer 0 · head 2"})
+    text = at.text_area(key="sb_text").value
+    run = registry.run("smollm2", text)
+    token = [str(o) for o in at.selectbox(key="token").options].index(at.selectbox(key="token").value)
+    per_head, _, _ = flow_models.layer_flow(run, flow_models.model_parts(run, smollm2), 1)
+    np.testing.assert_allclose(trace_values(figures(at)[0], "z", 1), per_head[3], rtol=1e-5)
+    grid = trace_values(figures(at)[2], "z")
+    ablation = flow_models.Ablation(run, token, smollm2, text)
+    assert grid.shape == (2, 4) and grid[0, 2] == pytest.approx(ablation.effect(0, 2), rel=1e-4, abs=1e-7)
+    assert "KL" in at.metric[0].label and float(at.metric[0].value) == pytest.approx(grid[0, 2], abs=1e-4)
+    assert at.table and "next tokens" in " ".join(str(c.value) for c in at.caption)
+
+
+def test_tiny_llama_geometry_shows_the_rotated_query_and_key(smollm2):
+    at = app({"model": "smollm2", "layer": "0", "head": "1"}, page="geometry")
+    run = registry.run("smollm2", at.text_area(key="sb_text").value)
+    labels = [str(o) for o in at.selectbox(key="query").options]
+    at.selectbox(key="query").set_value(labels[3]).run()
+    at.selectbox(key="key").set_value(labels[1]).run()
+    q, k = run.queries[0, 1, 3], run.keys[0, 1, 1]  # after RoPE; head 1 reads KV head 0
+    np.testing.assert_allclose(trace_values(figures(at)[1], "z")[2], q * k, rtol=1e-5)
+    score = (q @ k) / np.sqrt(run.d_head)
+    assert np.exp(score) / np.exp(run.queries[0, 1, 3] @ run.keys[0, 1, :4].T / np.sqrt(run.d_head)).sum() == (
+        pytest.approx(run.weights[0, 1, 3, 1], rel=1e-4)
+    )  # the neuron view's q and k give the model's own weight
+    captions = " ".join(str(c.value) for c in at.caption)
+    assert "after the rotation" in captions and "heads 0, 1 read the same keys" in captions

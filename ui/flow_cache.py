@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from attention import checkpoint, flow, flow_models, registry
+from attention import flow, flow_models, models, registry
 from ui import cache
 
 MAX_ENTRIES = 32
@@ -28,8 +28,8 @@ def _run(model, text, options):  # -> the cached Run (ui.cache shares it)
     return cache._cached_run(model, text, options, "", None)
 
 
-def _ckpt(model):
-    return None if model == registry.LECTURE else checkpoint.load(model)
+def _ckpt(model):  # -> the Checkpoint (the loader's own cache; an ATTENTION_MODEL_DIR_* folder when set), or None
+    return None if model == registry.LECTURE else models.load(model)
 
 
 @st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
@@ -53,17 +53,13 @@ def rollout(settings):  # -> [n_layer, n_seq, n_seq]
 
 def ablation(model, text, options, token):  # -> flow_models.Ablation (cheap to build; its effects are cached below)
     run = _run(model, text, options)
-    lecture = (text, dict(options)) if model == registry.LECTURE else None
-    return flow_models.Ablation(run, token, _ckpt(model), lecture)
+    return flow_models.Ablation(run, token, _ckpt(model), text, dict(options) if model == registry.LECTURE else None)
 
 
 def grid_token(settings, token):  # -> the token the ablation effect depends on (None: the whole sentence)
-    model = settings.model
-    return None if model != registry.LECTURE and not _causal(model) else token
-
-
-def _causal(model):
-    return checkpoint.load(model).config.causal
+    model, text, options = key(settings)
+    kind = flow_models.effect_kind(_run(model, text, options), lecture=model == registry.LECTURE)
+    return None if kind == "cosine" else token
 
 
 @st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
