@@ -24,7 +24,7 @@ AXIS_LABELS = [*AXES, *(f"pos {i}" for i in range(N_POS))]  # d_model labels, on
 WORD_NORM = 5.0
 SMALL_NORM = 0.3  # function words, punctuation and numbers: present, but they barely pull or get pulled
 UNKNOWN_NORM = 1.0  # a made-up vector for a word not in the table: it takes part without steering the topic
-JITTER = 0.2  # a small fixed per-word offset so words of one axis don't sit on one point in the PCA view
+JITTER = 0.35  # a small fixed per-word offset so words of one axis don't sit on one point in the PCA view
 MAX_STEPS = 8
 
 # The settings that make the pull clearly visible; the dashboard uses them as its defaults.
