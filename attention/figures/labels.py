@@ -107,7 +107,8 @@ def place(labels, centre, scale, size_px, obstacles=()):  # -> [(Label, dx, dy)]
             cands[s] = np.stack([cx - w / 2 - PAD, cy - h / 2 - PAD, cx + w / 2 + PAD, cy + h / 2 + PAD], axis=1)
             ok &= _free(cands[s], taken[s])
         c1 = cands[1.0]
-        ok &= (c1[:, 0] >= -half_w) & (c1[:, 2] <= half_w) & (c1[:, 1] >= -half_h) & (c1[:, 3] <= half_h)
+        inside = (c1[:, 0] >= -half_w) & (c1[:, 2] <= half_w) & (c1[:, 1] >= -half_h) & (c1[:, 3] <= half_h)
+        ok = ok & inside if (ok & inside).any() or not lab.must else ok  # a must-label may reach past the plot's edge
         if not ok.any():
             dropped.append(lab)
             continue

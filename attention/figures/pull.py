@@ -10,22 +10,29 @@ import pandas as pd
 
 from . import meanings
 from .common import escape, fast_figure, theme, token_labels
-from .labels import Label, annotations, fit_scale, place
+from .labels import annotations, box, fit_scale, place
 from .meanings import lecture_reference  # noqa: F401  (re-exported: pages and tests import it from here)
+from .pull_labels import (  # noqa: F401  (MEANING, TOKEN, ... are re-exported: the colours and limits of the pull)
+    MAX_PATH_TRACES,
+    MEANING,
+    SELECTED,
+    TOKEN,
+    TOKEN_DARK,
+    cluster_labels,
+    font_px,
+    obstacles_of,
+    pulled_by,
+    token_label_list,
+)
 
-TOKEN = "#4c78a8"
-SELECTED = "#e45756"
-TOKEN_DARK = "#1f3f73"
 SECOND = "#f58518"  # the second sentence on the compare page
 SECOND_DARK = "#b34d00"
 FAINT = "#b0b0b0"
 COMPARE_LABELS = 3  # per sentence on the compare chart: the shared word and this many top movers are labelled
 LABEL_APART = 0.08  # ...each at least this fraction of the plot's span from every other label (no pile-ups)
+NOTE_SHARE = 0.6  # a note wider than this share of the plot breaks onto two lines
 SHOWN_WEIGHT = 0.005  # context words below this weight (0.00 when rounded) are not named as pulling
-MEANING = "rgba(95,95,95,0.8)"  # the meaning regions' names: large and faint, behind the sentence
 REGION_PAD = 0.08  # a meaning region reaches this fraction of the reference words' span past its outermost words
-MAX_PATH_TRACES = 64  # above this n_seq all paths share one trace and only the selected token keeps its arrowhead:
-# a trace and an annotation per token cost ~6 s of figure building at 512 tokens
 
 
 def before_after(run, layer=0):  # Run -> ([n_seq, d_model] before, [n_seq, d_model] after)
@@ -55,14 +62,6 @@ def _scatter(points, **kwargs):  # [n, k] -> a scatter (or scatter3d) trace, as 
     return dict(type="scatter3d" if points.shape[1] == 3 else "scatter", **_xyz(points), **kwargs)
 
 
-def _at(point):  # [k] -> dict(x=, y=[, z=]): a label's anchor
-    return dict(zip("xyz", (float(v) for v in point), strict=False))
-
-
-def font_px(present):  # -> the token labels' font size: the theme's (13 px, 20 px on a projector)
-    return 20 if present else 13
-
-
 def reference_traces(points, words, groups=None, names=None):  # [n_ref, k], n_ref words -> faint background
     """Reference vocabulary as faint points (hover names the word and its meaning). With groups (the axis each word
     stands for) and 2-D points, each cluster is also a translucent region, so meanings read as places on a map."""
@@ -74,21 +73,6 @@ def reference_traces(points, words, groups=None, names=None):  # [n_ref, k], n_r
         return [dots]
     pad = REGION_PAD * float(np.max(np.ptp(points, axis=0))) or 0.1
     return [*meanings.region_traces(points, groups, names or {}, pad), dots]
-
-
-def cluster_labels(points, groups, names, senses, present):  # -> [Label]: one per cluster, the senses' ones first
-    """Each meaning's name in large faint italics at its words' centre; the senses of the sentence's ambiguous words
-    are never left to hover (both must be named)."""
-    if not groups:
-        return []
-    points, size = np.asarray(points, dtype=np.float64), 26 if present else 17
-    axes = sorted(dict.fromkeys(groups), key=lambda a: a not in senses)
-    out = []
-    for axis in axes:
-        at = _at(points[[g == axis for g in groups]].mean(axis=0))
-        text = f"<i>{names.get(axis, escape(axis))}</i>"
-        out.append(Label(text, **at, size=size, colour=MEANING, must=axis in senses, centred=True))
-    return out
 
 
 def one_by_one(n_seq, highlight):  # -> the token indices drawn as their own trace and arrowhead
@@ -148,44 +132,6 @@ def path_traces(
     return traces
 
 
-def token_label_list(labels, paths, colour, highlight=None, hi_colour=SELECTED, note=None, keep=None,
-                     pulled=(), start_label=True, present=False):  # fmt: skip  # -> [Label], most important first
-    """The followed word's note (or bold name) and start, the words that pulled it most (bold), then the other kept
-    tokens (default: all, or past MAX_PATH_TRACES none), the farthest movers first."""
-    n_seq, base, end = paths.shape[1], font_px(present), paths[-1]
-    out = []
-    if highlight is not None:
-        if note:
-            out.append(Label(note, **_at(end[highlight]), size=base + (2 if present else 0), colour=hi_colour, must=True,
-                             bg="rgba(255,255,255,0.92)", border=hi_colour))  # fmt: skip
-        else:
-            out.append(
-                Label(f"<b>{labels[highlight]}</b>", **_at(end[highlight]), size=base + 4, colour=hi_colour, must=True)
-            )
-    if keep is None:
-        keep = set(range(n_seq)) if n_seq <= MAX_PATH_TRACES else set()
-    moved = np.linalg.norm(np.diff(paths, axis=0), axis=-1).sum(axis=0)  # [n_seq]
-    rest = [i for i in np.argsort(-moved, kind="stable") if i in keep and i != highlight and i not in pulled]
-    tail = []
-    if highlight is not None and start_label:
-        tail.append(
-            Label(f"{labels[highlight]} <i>before</i>", **_at(paths[0, highlight]), size=base, colour="#888888")
-        )
-    dark = TOKEN_DARK if colour == TOKEN else colour
-    tail += [Label(f"<b>{labels[i]}</b>", **_at(end[i]), size=base + 1, colour=dark) for i in pulled]
-    return out, tail + [Label(labels[i], **_at(end[i]), size=base, colour=colour) for i in rest]
-
-
-def pulled_by(tokens, selected, context):  # n_seq, index, [(word, weight)] -> the context words' positions
-    used, out = {selected}, []
-    for w, _ in context or ():
-        j = next((j for j, t in enumerate(tokens) if t == w and j not in used), None)
-        if j is not None:
-            used.add(j)
-            out.append(j)
-    return out
-
-
 def arrow_annotations(paths, colour, highlight=None, hi_colour=SELECTED, present=False):  # [n_points, n_seq, 2]
     """Arrowheads on each token's last segment (layout annotations without text); the highlighted one thicker."""
     out = []
@@ -201,14 +147,6 @@ def arrow_annotations(paths, colour, highlight=None, hi_colour=SELECTED, present
             )
         )  # fmt: skip
     return out
-
-
-def obstacles_of(paths, highlight, present):  # -> [(x, y, radius px)]: the followed word's points and arrow stay clear
-    if highlight is None or paths.shape[2] != 2:
-        return []
-    (x0, y0), (x1, y1) = paths[0, highlight], paths[-1, highlight]
-    r = 13 if present else 10
-    return [(x0, y0, r), (x1, y1, r)] + [(x0 + t * (x1 - x0), y0 + t * (y1 - y0), 5) for t in (0.25, 0.5, 0.75)]
 
 
 def scene_note(point, note, colour=SELECTED):  # [3] -> scene annotation dict (3-D cannot draw 2-D arrows)
@@ -228,6 +166,8 @@ def pull_figure(
     labels = token_labels(tokens)
     context = [(w, v) for w, v in context or () if v >= SHOWN_WEIGHT]
     note = f"<b>{labels[selected]}</b> ← " + context_text(context) if selected is not None and context else None
+    if note and box(note, font_px(present))[0] > NOTE_SHARE * min_width:  # a narrow chart: the weights on a 2nd line
+        note = note.replace(" ← ", " ← pulled by<br>", 1)
     senses = {a for _, a in meanings.sense_axes(tokens)}
     names = {a: meanings.region_name(a, tokens) for a in set(reference_groups or ())}
     data = []

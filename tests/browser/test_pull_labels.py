@@ -16,7 +16,6 @@ OTHERS = [  # ten more sentences of at most 20 tokens: ambiguous words, repeats,
     "the mouse and the keyboard are plugged into my computer",
     "i wrote the code in python and ran the program on my computer",
     "the crane lifted steel beams to the top of the new tower",
-    "she plays the bass guitar in a jazz band",
     "the dog began to bark when the cat came near",
     "she caught a cold and stayed in bed with a fever and a cough",
     "the zorblax glimmered , and the frobnicator hummed quietly",
@@ -26,7 +25,6 @@ OTHERS = [  # ten more sentences of at most 20 tokens: ambiguous words, repeats,
 SENTENCES = [*EXAMPLES.values(), *OTHERS]
 COMPARE = [(EXAMPLES[a], EXAMPLES[b]) for a, b in PAIRS.values()] + [
     (OTHERS[0], OTHERS[1]),
-    ("the mouse ran from the cat", OTHERS[2]),
     ("the crane stood in the river", OTHERS[4]),
 ]
 CHART = ".js-plotly-plot"
@@ -79,7 +77,9 @@ def retype(page, text, present):  # -> the labels drawn before: type another sen
     box.fill(text)
     box.press("Control+Enter")
     if present:
-        page.get_by_test_id("stSidebarCollapseButton").locator("button").click(force=True)
+        page.get_by_test_id("stSidebarCollapseButton").locator("button").evaluate(
+            "b => b.click()"
+        )  # shown on hover only
     return before
 
 
