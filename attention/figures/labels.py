@@ -8,7 +8,7 @@ scale (see fit_scale), one data unit is plot_height / y_span pixels at any windo
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,6 +18,7 @@ PAD = 3  # px kept free around every label box
 SCALES = (0.85, 1.0, 1.2)  # a placement must hold if the drawn scale is off by this much (a narrower window)
 RINGS = (0, 10, 18, 28, 40, 56, 76, 100, 130, 165)  # px from the point to the label box's nearest edge, tried in turn
 DIRECTIONS = 16
+SHRINK = (0.85, 0.72)  # a must-label's font, tried smaller in turn when it finds no room at its own size
 MARKUP = re.compile(r"<[^>]+>")
 
 
@@ -94,28 +95,37 @@ def place(labels, centre, scale, size_px, obstacles=()):  # -> [(Label, dx, dy)]
             px, py = pixel(ox, oy, s)
             taken[s] = np.vstack([taken[s], [px - r, py - r, px + r, py + r]])
     half_w, half_h = size_px[0] / 2, size_px[1] / 2
-    for lab in labels:
+
+    def spot(lab):  # -> (dx, dy, {scale: box}) of the first free spot inside the plot, or None
         w, h = box(lab.text, lab.size, lab.bg is not None)
         offsets = _offsets(w, h, 6, lab.centred)
         if lab.must:
             offsets = np.vstack([offsets, _offsets(w, h, 200)])
-        ok = np.ones(len(offsets), dtype=bool)
-        cands = {}
+        cands, px0 = {}, pixel(lab.x, lab.y, 1.0)
+        cx, cy = px0[0] + offsets[:, 0], px0[1] + offsets[:, 1]  # plotly.js pulls a label that sticks out back in
+        ok = (cx - w / 2 >= -half_w) & (cx + w / 2 <= half_w) & (cy - h / 2 >= -half_h) & (cy + h / 2 <= half_h)
         for s in SCALES:
             px, py = pixel(lab.x, lab.y, s)
             cx, cy = px + offsets[:, 0], py + offsets[:, 1]
             cands[s] = np.stack([cx - w / 2 - PAD, cy - h / 2 - PAD, cx + w / 2 + PAD, cy + h / 2 + PAD], axis=1)
             ok &= _free(cands[s], taken[s])
-        c1 = cands[1.0]
-        inside = (c1[:, 0] >= -half_w) & (c1[:, 2] <= half_w) & (c1[:, 1] >= -half_h) & (c1[:, 3] <= half_h)
-        ok = ok & inside if (ok & inside).any() or not lab.must else ok  # a must-label may reach past the plot's edge
         if not ok.any():
+            return None
+        k = int(np.argmax(ok))
+        return float(offsets[k, 0]), float(offsets[k, 1]), {s: c[k] for s, c in cands.items()}
+
+    for lab in labels:
+        found = spot(lab)
+        for shrink in SHRINK if lab.must else ():  # a label that must show gets smaller before it gives up
+            if found is None:
+                lab = replace(lab, size=round(lab.size * shrink))
+                found = spot(lab)
+        if found is None:
             dropped.append(lab)
             continue
-        k = int(np.argmax(ok))
         for s in SCALES:
-            taken[s] = np.vstack([taken[s], cands[s][k]])
-        placed.append((lab, float(offsets[k, 0]), float(offsets[k, 1])))
+            taken[s] = np.vstack([taken[s], found[2][s]])
+        placed.append((lab, found[0], found[1]))
     return placed, dropped
 
 

@@ -63,11 +63,11 @@ def angle_to(start, end, target):  # [k], [k], [k] -> degrees between end - star
     return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
 
 
-def region_name(axis, tokens):  # "nature", tokens -> "nature (bank: river)" when an ambiguous word has that sense there
+def region_name(axis, tokens):  # "nature", tokens -> "nature (bank: river)"; "technology (apple)": sense = axis
     from attention import lecture
 
-    hits = [f"{escape(t)}: {escape(s)}" for t in dict.fromkeys(str(t).lower() for t in tokens) if t in lecture.AMBIGUOUS
-            for s in lecture.AMBIGUOUS[t] if axis in lecture.SENSES[s]]  # fmt: skip
+    hits = [escape(t) if s == axis else f"{escape(t)}: {escape(s)}" for t in dict.fromkeys(str(t).lower() for t in tokens)
+            if t in lecture.AMBIGUOUS for s in lecture.AMBIGUOUS[t] if axis in lecture.SENSES[s]]  # fmt: skip
     return f"{escape(axis)} ({', '.join(hits)})" if hits else escape(axis)
 
 
