@@ -88,6 +88,7 @@ def redrawn(page, before):  # -> label boxes per chart, once the labels differ f
     return settle(page)
 
 
+@pytest.mark.timeout(1200)  # 88 views: ~5 min on 2 free CPUs, 10.5 min measured with the machine at load 20
 def test_no_label_overlaps_another_on_the_pull_views(server, browser):
     ctx = browser.new_context(viewport=VIEWPORT)
     tabs = {path: ctx.new_page() for path in ("pull", "")}  # both pages rerun side by side: the test takes half as long
