@@ -18,10 +18,14 @@ from .run import Run
 from .vocab import AMBIGUOUS, AXES, D_MODEL, N_POS, SENSES, function_words, memberships, positional_encoding
 
 AXIS_LABELS = [*AXES, *(f"pos {i}" for i in range(N_POS))]  # d_model labels, one per embedding dimension
-WORD_NORM = 3.0  # length of a content word's vector: dot products of related words clearly beat unrelated ones
+# Length of a content word's vector. It sets how sharply attention picks related words: with Q = K = X and
+# ÷√24, a word scores a same-topic word 25·cos/4.9 above an unrelated or function word (e^3.6 ≈ 37x at
+# cos 0.7). At 3.0 it was only e^1.3 ≈ 3.7x, so function words (near the origin) and off-topic words took
+# 16-41% of each row and dragged the pull arrow 20-70° off its sense (docs/PULL.md has the measurements).
+WORD_NORM = 5.0
 SMALL_NORM = 0.3  # function words, punctuation and numbers: present, but they barely pull or get pulled
 UNKNOWN_NORM = 1.0  # a made-up vector for a word not in the table: it takes part without steering the topic
-JITTER = 0.2  # a small fixed per-word offset so words of one axis don't sit on one point in the PCA view
+JITTER = 0.35  # a small fixed per-word offset so words of one axis don't sit on one point in the PCA view
 MAX_STEPS = 8
 
 # The settings that make the pull clearly visible; the dashboard uses them as its defaults.

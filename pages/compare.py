@@ -16,7 +16,14 @@ from attention.figures.compare import (
     difference_table,
     shared_words,
 )
-from attention.figures.pull import before_after, compare_pull_figure, context_text, lecture_reference, pull_table
+from attention.figures.pull import (
+    SHOWN_WEIGHT,
+    before_after,
+    compare_pull_figure,
+    context_text,
+    lecture_reference,
+    pull_table,
+)
 from attention.lecture import AMBIGUOUS
 from ui import cache, page, params, sidebar
 
@@ -162,7 +169,10 @@ n = run_a.n_seq
 paths_a = np.stack([proj.before[:n], proj.after[:n]])
 paths_b = np.stack([proj.before[n:], proj.after[n:]])
 notes = tuple(
-    f"{name}: " + context_text(top_context(run.weights[layer].mean(axis=0)[i], run.tokens, k=3, exclude=i))
+    f"{name}: "
+    + context_text(
+        [c for c in top_context(run.weights[layer].mean(axis=0)[i], run.tokens, k=3, exclude=i) if c[1] >= SHOWN_WEIGHT]
+    )
     for name, run, i in (("A", run_a, i_a), ("B", run_b, i_b))
 )
 page.chart(

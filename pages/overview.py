@@ -8,6 +8,8 @@ from attention.figures.pull import pull_figure, pull_table
 from attention.pull import top_context
 from ui import cache, page, sidebar
 
+OVERVIEW_PLOT_PX = {False: 460, True: 570}  # the pull's plot area in half a 1600 px window (present: no sidebar)
+
 
 @st.fragment
 def follow_word(run, labels, settings):  # the pull and the sentence under it, with the word they follow
@@ -16,7 +18,7 @@ def follow_word(run, labels, settings):  # the pull and the sentence under it, w
     paths, reference, words, groups, evr = cache.get_pull(settings, k=2)
     context = top_context(run.weights[:, :, word].mean(axis=(0, 1)), run.tokens, k=3, exclude=word)
     fig = pull_figure(run.tokens, paths, evr, reference=reference, reference_words=words, reference_groups=groups,
-                      selected=word, context=context[:2], present=settings.present, equal_axes=False,  # half width: fill it, short note
+                      selected=word, context=context, present=settings.present, min_width=OVERVIEW_PLOT_PX[settings.present],
                       title="Context pull: before (hollow) → after (filled)")  # fmt: skip
     page.chart(fig, "overview-context-pull")
     moved = float(np.linalg.norm(run.hidden[-1, word] - run.hidden[0, word]))

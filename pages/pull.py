@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from attention.figures.common import token_labels
-from attention.figures.pull import before_after, lecture_reference, pull_figure, pull_table
+from attention.figures.pull import before_after, pull_figure, pull_table
 from attention.lecture import AMBIGUOUS
 from ui import cache, page, sidebar
 
@@ -18,16 +18,10 @@ REFERENCE_PER_AXIS = 5
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def lecture_projection(settings, k):  # -> (paths [n_layer+1, n_seq, k], reference [n_ref, k], words, groups, evr)
-    """PCA of the meaning axes (position left out), fit once on every step plus the reference words of the
-    meanings this sentence is about (its heaviest axes and both senses of each ambiguous word)."""
-    from attention.lecture import AXES
-    from attention.pull import pca_trajectories
+    """meanings.lecture_projection of the page's run (already computed and checked by the page), cached."""
+    from attention.figures.meanings import lecture_projection as project
 
-    run = cache.get_run(settings)  # already computed (and checked) by the page
-    n_axes = len(AXES)
-    reference, words, groups = lecture_reference(run.tokens, run.hidden[0], per_axis=REFERENCE_PER_AXIS)
-    paths, ref_points, evr = pca_trajectories(run.hidden[:, :, :n_axes], reference=reference, n_components=k)
-    return paths, ref_points, words, groups, evr
+    return project(cache.get_run(settings), k, per_axis=REFERENCE_PER_AXIS)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -96,7 +90,8 @@ if lecture:
     st.caption(
         ("Click a token's point to follow it. " if k == 2 else "")
         + "A PCA of the meaning dimensions (position left out) keeps "
-        f"{100 * float(np.sum(evr)):.0f}% of the spread; grey words show where each meaning lies."
+        f"{100 * float(np.sum(evr)):.0f}% of the spread. Shaded regions are the meanings (hover a grey dot for its "
+        "word); labels that would overlap are left to hover, and the chart's title says how many."
     )
     page.csv_download(pull_table(run.tokens, paths), "pull-coordinates")
 else:

@@ -142,9 +142,9 @@ def test_overview_pull_has_the_sentences_topics_and_the_same_points_as_the_pull_
     (after,) = [t for t in pull["data"] if t.get("name") == "tokens: after"]
     after_points = np.stack([trace_values({"data": [after]}, a) for a in "xy"], axis=-1)
     np.testing.assert_allclose(after_points, paths[-1], atol=1e-5)
-    assert "scaleanchor" not in pull["layout"]["yaxis"]  # half a page wide: the chart fills its column
-    (note,) = [a["text"] for a in pull["layout"]["annotations"] if not a.get("showarrow")]
-    assert note.count("·") == 1  # two context words fit half a page; the sentence under the charts names three
+    assert pull["layout"]["yaxis"]["scaleanchor"] == "x"  # equal axes: distances and angles mean what they show
+    (note,) = [a["text"] for a in pull["layout"]["annotations"] if a.get("bgcolor")]
+    assert note.count("·") == 2 and "<br>" in note  # the three words that pull it, on a second line in half a page
 
 
 def test_heads_subheading_reads_right_for_one_head_and_for_four():

@@ -60,7 +60,7 @@ def test_long_pull_figure_joins_the_paths_into_one_trace():
     np.testing.assert_allclose(segments[:, :3], paths[:, others].transpose(1, 0, 2), rtol=1e-6)
     assert np.isnan(segments[:, 3]).all()
     np.testing.assert_allclose(np.stack([own.x, own.y], axis=-1), paths[:, selected], rtol=1e-6)
-    arrows = [a for a in fig.layout.annotations if a.showarrow]
+    arrows = [a for a in fig.layout.annotations if a.axref == "x"]  # arrowheads (a label points back in pixels)
     assert len(arrows) == 1 and arrows[0].x == pytest.approx(float(paths[-1, selected, 0]))
 
 

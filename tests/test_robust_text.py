@@ -61,7 +61,7 @@ MARKDOWN_ELEMENTS = (
     "header",
     "subheader",
 )
-OUR_TAGS = re.compile(r"</?(?:b|i|br|extra)\s*/?>")  # the only plotly markup the figure builders write
+OUR_TAGS = re.compile(r"</?(?:b|i|br|sup|extra)\s*/?>")  # the only plotly markup the figure builders write
 ENTITY = re.compile(r"&(?!(?:amp|lt|gt|quot|#\d+);)")
 
 

@@ -66,14 +66,10 @@ def _cached_pull(model, text, options, k):  # -> (paths, reference points | None
     if model != registry.LECTURE:
         paths, _, evr = pca_trajectories(run.hidden, n_components=k)
         return paths, None, [], [], evr
-    from attention import lecture
-    from attention.figures.pull import lecture_reference
+    from attention.figures.meanings import lecture_projection
 
-    n_axes = len(lecture.AXES)  # the meaning axes only: position would spread the words along the sentence
-    # the sentence's own topics (as /pull), not all sixteen clusters: their labels would pile up
-    vectors, words, groups = lecture_reference(run.tokens, run.hidden[0], per_axis=REFERENCE_PER_AXIS)
-    paths, reference, evr = pca_trajectories(run.hidden[:, :, :n_axes], reference=vectors, n_components=k)
-    return paths, reference, words, groups, evr
+    # the meaning axes only, and the sentence's own topics (as /pull), not all sixteen clusters
+    return lecture_projection(run, k, per_axis=REFERENCE_PER_AXIS)
 
 
 def get_pull(settings, k=2):  # -> (paths [n_layer+1, n_seq, k], reference [n_ref, k] | None, words, groups, evr [k])

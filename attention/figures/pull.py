@@ -8,19 +8,31 @@ layer. Reference vocabulary words sit in the background so the clusters (fruit, 
 import numpy as np
 import pandas as pd
 
+from . import meanings
 from .common import escape, fast_figure, theme, token_labels
+from .labels import annotations, box, fit_scale, place
+from .meanings import lecture_reference  # noqa: F401  (re-exported: pages and tests import it from here)
+from .pull_labels import (  # noqa: F401  (MEANING, TOKEN, ... are re-exported: the colours and limits of the pull)
+    MAX_PATH_TRACES,
+    MEANING,
+    SELECTED,
+    TOKEN,
+    TOKEN_DARK,
+    cluster_labels,
+    font_px,
+    obstacles_of,
+    pulled_by,
+    token_label_list,
+)
 
-TOKEN = "#4c78a8"
-SELECTED = "#e45756"
-TOKEN_DARK = "#1f3f73"
 SECOND = "#f58518"  # the second sentence on the compare page
 SECOND_DARK = "#b34d00"
 FAINT = "#b0b0b0"
 COMPARE_LABELS = 3  # per sentence on the compare chart: the shared word and this many top movers are labelled
 LABEL_APART = 0.08  # ...each at least this fraction of the plot's span from every other label (no pile-ups)
-ANCHOR = {"right": "left", "left": "right", "below": "center"}  # a note's side of its point -> its xanchor
-MAX_PATH_TRACES = 64  # above this n_seq all paths share one trace and only the selected token keeps its arrowhead:
-# a trace and an annotation per token cost ~6 s of figure building at 512 tokens
+NOTE_SHARE = 0.6  # a note wider than this share of the plot breaks onto two lines
+SHOWN_WEIGHT = 0.005  # context words below this weight (0.00 when rounded) are not named as pulling
+REGION_PAD = 0.08  # a meaning region reaches this fraction of the reference words' span past its outermost words
 
 
 def before_after(run, layer=0):  # Run -> ([n_seq, d_model] before, [n_seq, d_model] after)
@@ -30,24 +42,6 @@ def before_after(run, layer=0):  # Run -> ([n_seq, d_model] before, [n_seq, d_mo
         return run.hidden[0], run.hidden[-1]
     layer = min(max(int(layer), 0), run.n_layer - 1)
     return run.hidden[layer], run.hidden[layer] + run.attn_out[layer]
-
-
-def lecture_reference(
-    tokens, embeddings, per_axis=5, top=2
-):  # n_seq, [n_seq, d_model] -> ([n_ref, n_axes], words, groups)
-    """Reference words for the lecture model's PCA background: a few per meaning axis, only for the axes this
-    sentence is about (its `top` heaviest, plus both senses of every ambiguous word in it), so the
-    background shows the sentence's own topics instead of a crowd of sixteen clusters."""
-    from attention import lecture
-
-    n_axes = len(lecture.AXES)
-    senses = [s for t in tokens if t in lecture.AMBIGUOUS for s in lecture.AMBIGUOUS[t]]
-    axes = set(lecture.sentence_axes(embeddings, top=top))
-    axes |= {lecture.AXES[int(np.argmax(lecture.sense_direction(s)[:n_axes]))] for s in senses}
-    words = lecture.reference_words(per_axis=per_axis, axes=sorted(axes))
-    vectors = np.stack([lecture.word_vector(w)[:n_axes] for w in words]) if words else np.zeros((0, n_axes))
-    groups = [lecture.AXES[int(np.argmax(v))] for v in vectors]  # the axis each word stands for
-    return vectors.astype(np.float32), list(words), groups
 
 
 def axis_titles(evr):  # [k] explained variance ratio -> ["PC1 (41% of variance)", ...]
@@ -68,37 +62,17 @@ def _scatter(points, **kwargs):  # [n, k] -> a scatter (or scatter3d) trace, as 
     return dict(type="scatter3d" if points.shape[1] == 3 else "scatter", **_xyz(points), **kwargs)
 
 
-def reference_traces(points, words, groups=None):  # [n_ref, k], n_ref words -> faint labelled background
-    """Reference vocabulary as faint points (hover names the word). With groups (the axis each word stands
-    for), each cluster is labelled once at its centre ("food", "technology"), so the labels never pile up."""
+def reference_traces(points, words, groups=None, names=None):  # [n_ref, k], n_ref words -> faint background
+    """Reference vocabulary as faint points (hover names the word and its meaning). With groups (the axis each word
+    stands for) and 2-D points, each cluster is also a translucent region, so meanings read as places on a map."""
     points = np.asarray(points, dtype=np.float32)
     hover = [escape(w) if groups is None else f"{escape(w)} ({escape(g)})" for w, g in zip(words, groups or words, strict=True)]  # fmt: skip
-    dots = _scatter(
-        points,
-        mode="markers" if groups else "markers+text",
-        name="reference words",
-        text=hover if groups else [escape(w) for w in words],
-        hovertext=hover,
-        hoverinfo="text",
-        textposition="top center",
-        textfont=dict(color=FAINT),
-        marker=dict(color=FAINT, size=6, opacity=0.6),
-    )
-    if not groups:
+    dots = _scatter(points, mode="markers", name="reference words", hovertext=hover, hoverinfo="text",
+                    marker=dict(color=FAINT, size=6, opacity=0.6))  # fmt: skip
+    if not groups or points.shape[1] != 2:
         return [dots]
-    names = list(dict.fromkeys(groups))
-    centres = np.stack([points[[g == n for g in groups]].mean(axis=0) for n in names])
-    labels = _scatter(
-        centres,
-        mode="text",
-        name="meanings",
-        text=[f"<i>{escape(n)}</i>" for n in names],
-        hoverinfo="skip",
-        textposition="bottom center",  # below the centre: the tokens' own labels sit above their points
-        textfont=dict(color="#888888", size=15),
-        showlegend=False,
-    )
-    return [dots, labels]
+    pad = REGION_PAD * float(np.max(np.ptp(points, axis=0))) or 0.1
+    return [*meanings.region_traces(points, groups, names or {}, pad), dots]
 
 
 def one_by_one(n_seq, highlight):  # -> the token indices drawn as their own trace and arrowhead
@@ -123,20 +97,13 @@ def top_movers(paths, k, apart=0.0, taken=None):  # [n_points, n_seq, d] -> up t
     return picked
 
 
-def shown(labels, keep):  # n_seq labels, indices | None -> n_seq texts: the label where kept, else ""
-    return list(labels) if keep is None else [t if i in keep else "" for i, t in enumerate(labels)]
-
-
 def path_traces(
-    labels, paths, colour, name, highlight=None, hi_colour=SELECTED, labelled=None, start_label=True
+    labels, paths, colour, name, highlight=None, hi_colour=SELECTED, present=False
 ):  # n_seq, [n_points, n_seq, k]
-    """One sentence: each token's path (a line), hollow 'before' points, filled labelled 'after' points, and
-    the highlighted token drawn again on top, bigger, in hi_colour. Only `labelled` tokens (default: all, or past
-    MAX_PATH_TRACES the highlighted one) carry an 'after' label, and only the highlighted one a 'before' label;
-    hovering names every point."""
+    """One sentence: each token's path (a line), hollow 'before' points, filled 'after' points, and the highlighted
+    token's two points drawn again on top, bigger, in hi_colour. Hovering names every point; labels are placed
+    apart by the figure (token_label_list)."""
     n_points, n_seq, k = paths.shape
-    if labelled is None and n_seq > MAX_PATH_TRACES:  # hundreds of overlapping labels: unreadable, and slow to draw
-        labelled = set() if highlight is None else {highlight}
     traces = []
     if n_seq > MAX_PATH_TRACES:  # one trace, the paths separated by NaN gaps; the highlighted path drawn below
         others = [i for i in range(n_seq) if i != highlight]
@@ -147,75 +114,38 @@ def path_traces(
     for i in one_by_one(n_seq, highlight):
         is_hi = i == highlight
         traces.append(
-            _scatter(
-                paths[:, i],
-                mode="lines",
-                line=dict(color=hi_colour if is_hi else colour, width=4 if is_hi else 1.5),
-                opacity=1.0 if is_hi else 0.5,
-                hoverinfo="skip",
-                showlegend=False,
-            )
-        )
-    size = 10 if k == 2 else 5
-    common = dict(mode="markers+text", hovertext=labels, customdata=np.arange(n_seq))  # customdata: the position
-    before = (
-        shown(labels, labelled) if highlight is None else shown(labels, {highlight} if start_label else set())
-    )  # arrows say the rest
-    traces.append(
-        _scatter(
-            paths[0], **common, text=before, name=f"{name}: before", textposition="bottom center",
-            textfont=dict(color=FAINT), hovertemplate="%{hovertext} before<extra></extra>",
-            marker=dict(size=size, color="white", line=dict(color=colour, width=2)),
-        )
-    )  # fmt: skip
-    traces.append(
-        _scatter(
-            paths[-1], **common, text=shown(labels, labelled), name=f"{name}: after", textposition="top center",
-            textfont=dict(color=colour), hovertemplate="%{hovertext} after<extra></extra>",
-            marker=dict(size=size, color=colour),
-        )
-    )  # fmt: skip
-    if highlight is not None:
-        traces.append(
-            _scatter(
-                paths[-1, [highlight]], mode="markers", name=f"{name}: {labels[highlight]}", showlegend=False,
-                customdata=[highlight],
-                hovertemplate=f"{labels[highlight]} after<extra></extra>",
-                marker=dict(size=size + 5, color=hi_colour, line=dict(color="white", width=1.5)),
-            )
+            _scatter(paths[:, i], mode="lines", line=dict(color=hi_colour if is_hi else colour, width=(6 if present else 4) if is_hi else 1.5),
+                     opacity=1.0 if is_hi else 0.5, hoverinfo="skip", showlegend=False)
         )  # fmt: skip
+    size = (13 if present else 10) if k == 2 else 5
+    common = dict(mode="markers", hovertext=labels, customdata=np.arange(n_seq))  # customdata: the position
+    traces.append(_scatter(paths[0], **common, name=f"{name}: before", hovertemplate="%{hovertext} before<extra></extra>",
+                           marker=dict(size=size, color="white", line=dict(color=colour, width=2))))  # fmt: skip
+    traces.append(_scatter(paths[-1], **common, name=f"{name}: after", hovertemplate="%{hovertext} after<extra></extra>",
+                           marker=dict(size=size, color=colour)))  # fmt: skip
+    if highlight is not None:
+        ring = dict(size=size + 6, color="white", line=dict(color=hi_colour, width=3))
+        for end, what, marker in ((0, "before", ring), (-1, "after", dict(size=size + 7, color=hi_colour, line=dict(color="white", width=1.5)))):  # fmt: skip
+            traces.append(_scatter(paths[end, [highlight]], mode="markers", name=f"{name}: {labels[highlight]} {what}",
+                                   showlegend=False, customdata=[highlight], marker=marker,
+                                   hovertemplate=f"{labels[highlight]} {what}<extra></extra>"))  # fmt: skip
     return traces
 
 
-def arrow_annotations(
-    paths, colour, highlight=None, note=None, hi_colour=SELECTED, side="right"
-):  # [n_points, n_seq, 2]
-    """Arrowheads on each token's last segment (list of layout annotations); the highlighted one carries `note`,
-    on the `side` ("right", "left" or "below") of its point."""
+def arrow_annotations(paths, colour, highlight=None, hi_colour=SELECTED, present=False):  # [n_points, n_seq, 2]
+    """Arrowheads on each token's last segment (layout annotations without text); the highlighted one thicker."""
     out = []
-    n_seq = paths.shape[1]
-    for i in one_by_one(n_seq, highlight):
+    for i in one_by_one(paths.shape[1], highlight):
         (x0, y0), (x1, y1) = paths[-2, i], paths[-1, i]
         is_hi = i == highlight
         out.append(
             dict(
-                x=float(x1), y=float(y1), ax=float(x0), ay=float(y0),
-                xref="x", yref="y", axref="x", ayref="y",
-                showarrow=True, arrowhead=2, arrowsize=1.2,
-                arrowwidth=3 if is_hi else 1.5,
-                arrowcolor=hi_colour if is_hi else colour,
-                text="", opacity=1.0 if is_hi else 0.6,
+                x=float(x1), y=float(y1), ax=float(x0), ay=float(y0), xref="x", yref="y", axref="x", ayref="y",
+                showarrow=True, arrowhead=2, arrowsize=1.2 if is_hi else 1.0,
+                arrowwidth=(4 if present else 3) if is_hi else 1.5,
+                arrowcolor=hi_colour if is_hi else colour, text="", opacity=1.0 if is_hi else 0.6,
             )
         )  # fmt: skip
-        if is_hi and note:
-            out.append(
-                dict(
-                    x=float(x1), y=float(y1), xref="x", yref="y", text=note, showarrow=False,
-                    xanchor=ANCHOR[side], xshift={"right": 14, "left": -14}.get(side, 0),
-                    yshift=-28 if side == "below" else -16, bgcolor="rgba(255,255,255,0.85)",
-                    bordercolor=hi_colour, font=dict(color=hi_colour),
-                )
-            )  # fmt: skip
     return out
 
 
@@ -226,62 +156,68 @@ def scene_note(point, note, colour=SELECTED):  # [3] -> scene annotation dict (3
 
 def pull_figure(
     tokens, paths, evr, reference=None, reference_words=None, reference_groups=None,
-    selected=None, context=None, present=False, title=None, equal_axes=True,
+    selected=None, context=None, present=False, title=None, min_width=900,
 ):  # fmt: skip
-    """Every token before (hollow) and after (filled) attention, arrows between; the selected one annotated.
-    equal_axes=False lets a narrow chart fill its space (distances are then stretched along one axis)."""
+    """Every token before (hollow) and after (filled) attention, arrows between, the selected one annotated with
+    the words that pulled it. min_width: the narrowest the plot area is drawn (px), for the label placement."""
     paths = np.asarray(paths, dtype=np.float32)
     if paths.ndim != 3 or paths.shape[0] < 2 or paths.shape[1] != len(tokens) or paths.shape[2] not in (2, 3):
         raise ValueError(f"paths must be [n_points >= 2, n_seq = {len(tokens)}, 2 or 3] (got {paths.shape})")
     labels = token_labels(tokens)
-    note = None
-    if selected is not None and context:
-        note = f"<b>{labels[selected]}</b> ← " + context_text(context)
+    context = [(w, v) for w, v in context or () if v >= SHOWN_WEIGHT]
+    note = f"<b>{labels[selected]}</b> ← " + context_text(context) if selected is not None and context else None
+    if note and box(note, font_px(present))[0] > NOTE_SHARE * min_width:  # a narrow chart: the weights on a 2nd line
+        note = note.replace(" ← ", " ← pulled by<br>", 1)
+    senses = {a for _, a in meanings.sense_axes(tokens)}
+    names = {a: meanings.region_name(a, tokens) for a in set(reference_groups or ())}
     data = []
     if reference is not None and len(reference):
-        data += reference_traces(reference, reference_words, reference_groups)
-    data += path_traces(labels, paths, TOKEN, "tokens", highlight=selected)
-    side = "right"
-    if selected is not None:  # a note at either edge opens inward, one in the middle third sits below its point
-        xs = np.concatenate(
-            [paths[..., 0].ravel(), np.asarray(reference if reference is not None else [])[..., :1].ravel()]
-        )
-        lo, hi = np.nanmin(xs), np.nanmax(xs)
-        where = (paths[-1, selected, 0] - lo) / ((hi - lo) or 1.0)  # 0 = left edge, 1 = right edge
-        side = "right" if where < 1 / 3 else "left" if where > 2 / 3 else "below"
-    return _finish(data, paths, evr, [(paths, TOKEN, selected, note, SELECTED, side)], title, present, equal_axes)
+        data += reference_traces(reference, reference_words, reference_groups, names)
+    data += path_traces(labels, paths, TOKEN, "tokens", selected, present=present)
+    pulled = pulled_by(tokens, selected, context) if selected is not None else []
+    first, rest = token_label_list(labels, paths, TOKEN, selected, SELECTED, note, pulled=pulled, present=present)
+    clusters = cluster_labels(reference, reference_groups, names, senses, present) if reference is not None else []
+    ordered = first + [c for c in clusters if c.must] + rest[: 1 + len(pulled)] + [c for c in clusters if not c.must]
+    ordered += rest[1 + len(pulled) :]
+    arrows = [(paths, TOKEN, selected, SELECTED)]
+    return _finish(data, paths, evr, arrows, ordered, obstacles_of(paths, selected, present), title, present, min_width)
 
 
 def compare_pull_figure(
     tokens_a, paths_a, tokens_b, paths_b, evr, word_a=None, word_b=None, notes=(None, None),
-    reference=None, reference_words=None, reference_groups=None, present=False, title=None,
+    reference=None, reference_words=None, reference_groups=None, present=False, title=None, min_width=900,
 ):  # fmt: skip
     """Two sentences' pulls in ONE projection, so the same word's two arrows are comparable. Only the shared word
-    and each sentence's top movers are labelled (hover names the rest); the two notes sit on opposite sides."""
+    and each sentence's top movers are labelled (hover names the rest)."""
     paths_a, paths_b = np.asarray(paths_a, dtype=np.float32), np.asarray(paths_b, dtype=np.float32)
+    both = [*tokens_a, *tokens_b]
+    senses = {a for _, a in meanings.sense_axes(both)}
+    names = {a: meanings.region_name(a, both) for a in set(reference_groups or ())}
     data = []
     if reference is not None and len(reference):
-        data += reference_traces(reference, reference_words, reference_groups)
-    arrows = []
-    a_left = word_a is not None and word_b is not None and paths_a[-1, word_a, 0] < paths_b[-1, word_b, 0]
-    sides = ("left", "right") if a_left else ("right", "left")
+        data += reference_traces(reference, reference_words, reference_groups, names)
     ends = np.concatenate([paths_a[-1], paths_b[-1]])  # [n_a + n_b, k]: where the labels go
     apart = LABEL_APART * float(np.max(np.ptp(ends, axis=0))) if len(ends) else 0.0
     taken = [p[-1, w] for p, w in ((paths_a, word_a), (paths_b, word_b)) if w is not None]  # the shared word first
-    for name, tokens, paths, colour, hi_colour, word, note, side in (
-        ("A", tokens_a, paths_a, TOKEN, TOKEN_DARK, word_a, notes[0], sides[0]),
-        ("B", tokens_b, paths_b, SECOND, SECOND_DARK, word_b, notes[1], sides[1]),
+    arrows, firsts, rests, obstacles = [], [], [], []
+    for name, tokens, paths, colour, hi_colour, word, note in (
+        ("A", tokens_a, paths_a, TOKEN, TOKEN_DARK, word_a, notes[0]),
+        ("B", tokens_b, paths_b, SECOND, SECOND_DARK, word_b, notes[1]),
     ):
         labels = [f"{t} ·{name}" for t in token_labels(tokens)]
-        keep = {*top_movers(paths, COMPARE_LABELS, apart, taken), *([] if word is None else [word])}
+        keep = set(top_movers(paths, COMPARE_LABELS, apart, taken))
+        data += path_traces(labels, paths, colour, name, word, hi_colour, present)
         # both sentences' shared word starts at the same point: its start is labelled once, in A
-        data += path_traces(labels, paths, colour, name, word, hi_colour, keep, start_label=name == "A")
-        arrows.append((paths, colour, word, note, hi_colour, side))
-    return _finish(data, paths_a, evr, arrows, title, present)
+        first, rest = token_label_list(labels, paths, colour, word, hi_colour, note, keep, start_label=name == "A", present=present)  # fmt: skip
+        firsts, rests = firsts + first, rests + rest
+        arrows.append((paths, colour, word, hi_colour))
+        obstacles += obstacles_of(paths, word, present)
+    clusters = cluster_labels(reference, reference_groups, names, senses, present) if reference is not None else []
+    ordered = firsts + [c for c in clusters if c.must] + rests + [c for c in clusters if not c.must]
+    return _finish(data, paths_a, evr, arrows, ordered, obstacles, title, present, min_width)
 
 
-def padded_range(values, pad=0.12):  # [n] -> [lo, hi]: the values' extent plus `pad` of its span on each side
-    """An axis range with room for the text centred on the outermost points (plotly pads for markers, not text)."""
+def padded_range(values, pad=0.05):  # [n] -> [lo, hi]: the values' extent plus `pad` of its span on each side
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
     lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 1.0)
@@ -289,30 +225,39 @@ def padded_range(values, pad=0.12):  # [n] -> [lo, hi]: the values' extent plus 
     return [lo - margin, hi + margin]
 
 
-def _finish(data, paths, evr, arrows, title, present, equal_axes=True):  # traces -> go.Figure with arrows, notes, axes
-    """Built from dicts (common.fast_figure): plotly's checked updates took ~50 ms a figure on every rerun."""
+def _finish(data, paths, evr, arrows, labels, obstacles, title, present, min_width):  # traces -> go.Figure
+    """Equal axes, arrowheads, and every label placed apart (labels.place); what found no room is left to hover and
+    the title says how many. Built from dicts (common.fast_figure): plotly's checked updates cost ~50 ms."""
     titles = axis_titles(evr)
-    layout = dict(legend=dict(orientation="h", y=-0.12), hovermode="closest")
+    layout = dict(showlegend=False, hovermode="closest")  # the title says hollow = before, filled = after
     if title:
         layout["title"] = dict(text=title)
-    if paths.shape[2] == 2:
-        xs, ys = ([np.asarray(t[a], dtype=np.float64).ravel() for t in data] for a in "xy")
-        notes = [a for arrow in arrows for a in arrow_annotations(*arrow)]
-        layout.update(
-            xaxis=dict(range=padded_range(np.concatenate(xs)), title=dict(text=titles[0]), zeroline=False),
-            yaxis=dict(range=padded_range(np.concatenate(ys), pad=0.08), title=dict(text=titles[1]), zeroline=False,
-                       **(dict(scaleanchor="x", scaleratio=1) if equal_axes else {})),
-        )  # fmt: skip
-    else:
-        notes = [scene_note(a[0][-1, a[2]], a[3], a[4]) for a in arrows if a[2] is not None and a[3]]
+    if paths.shape[2] == 3:
+        notes = [scene_note((lab.x, lab.y, lab.z), lab.text, lab.colour) for lab in labels if lab.bg]
+        plain = [lab for lab in labels if lab.bg is None]
+        if plain:
+            where = np.array([[lab.x, lab.y, lab.z] for lab in plain])
+            data.append(_scatter(where, mode="text", text=[lab.text for lab in plain], hoverinfo="skip",
+                                 textfont=dict(color=[lab.colour for lab in plain]), showlegend=False))  # fmt: skip
         layout["scene"] = {f"{a}axis": dict(title=dict(text=t)) for a, t in zip("xyz", titles, strict=False)}
-    if notes:  # 2-D: arrows and the note, on the paper; 3-D: the note in the scene
-        (layout if paths.shape[2] == 2 else layout["scene"])["annotations"] = notes
-    if present:  # the meaning names keep their lead over the (enlarged) token labels
-        for trace in data:
-            if trace.get("name") == "meanings":
-                trace["textfont"] = {**trace.get("textfont", {}), "size": 22}
-    return theme(fast_figure(data, layout), present, height=620 if paths.shape[2] == 3 else 560)
+        if notes:
+            layout["scene"]["annotations"] = notes
+        return theme(fast_figure(data, layout), present, height=620)
+    xs, ys = ([np.asarray(t[a], dtype=np.float64).ravel() for t in data] for a in "xy")
+    x_range, y_range = padded_range(np.concatenate(xs)), padded_range(np.concatenate(ys))
+    layout.update(xaxis=dict(range=x_range, title=dict(text=titles[0]), zeroline=False),
+                  yaxis=dict(title=dict(text=titles[1]), zeroline=False, scaleanchor="x", scaleratio=1))  # fmt: skip
+    fig = theme(fast_figure(data, layout), present, height=560)
+    top = fig.layout.margin.t + (28 if present else 20)  # room for the title's second line
+    plot_h = fig.layout.height - top - fig.layout.margin.b
+    y_range, scale = fit_scale(x_range, y_range, plot_h, min_width)
+    centre = (sum(x_range) / 2, sum(y_range) / 2)
+    placed, dropped = place(labels, centre, scale, (min_width, plot_h), obstacles)
+    notes = [a for arrow in arrows for a in arrow_annotations(*arrow, present=present)] + annotations(placed)
+    sub = f"{len(dropped)} label(s) left to hover, to keep the rest apart: point at a dot to read it" if dropped else ""
+    text = (title or "") + (f"<br><sup>{sub}</sup>" if sub else "")
+    fig.update_layout(yaxis_range=y_range, annotations=notes, margin_t=top, title_text=text or None)
+    return fig
 
 
 def clicked_token(selection):  # a plotly chart's selection state -> token position, or None
