@@ -9,7 +9,7 @@ from ui import page, params, sidebar, train_cache
 from ui.train_jobs import DONE, FAILED
 
 HEADS = (1, 2, 4, 8, 16)  # divide d_model = 64
-PROMPT = "she plugged the mouse into the"
+PROMPT = "he used the mouse and the keyboard of the"
 TOP_K = 8
 
 view = sidebar.current()
@@ -55,7 +55,7 @@ except ValueError as err:
 # ---------------------------------------------------------------- train, or join the same training
 job = train_cache.job(settings, probe)
 status = job.status()
-st.button("Train", type="primary", icon=":material/model_training:", disabled=status.state == DONE,
+st.button("Train", type="primary", icon=":material/model_training:", disabled=status.state == DONE or status.busy,
           on_click=train_cache.press, args=(job,))  # fmt: skip
 if train_cache.refused(job):
     other = train_cache.busy_elsewhere(job)
@@ -119,11 +119,12 @@ else:
 st.subheader("Why √d_head: the same run with and without scaling")
 with_s, without_s = train_cache.comparison_settings(settings)
 st.markdown(f"At d_model {with_s.d_model} and one head, d_head = {with_s.d_model // with_s.n_head}"
-            ": unscaled scores are about √d_head = 8 times larger, the softmax saturates (one weight near 1) and "
-            "the gradient reaching W_q and W_k shrinks. Same seed, same steps, same data.")  # fmt: skip
+            ": unscaled scores start about √d_head = 8 times larger, so the softmax saturates (its largest weight nears 1). "
+            "A saturated softmax passes little gradient back to W_q and W_k. Compare the curves: same seed, steps and "
+            "data, only the scaling differs.")  # fmt: skip
 pair = train_cache.comparison(settings, probe)
 pair_status = pair.status()
-st.button("Train both", icon=":material/compare_arrows:", disabled=pair_status.state == DONE,
+st.button("Train both", icon=":material/compare_arrows:", disabled=pair_status.state == DONE or pair_status.busy,
           on_click=train_cache.press, args=(pair,))  # fmt: skip
 if train_cache.refused(pair):
     st.warning("Your other training is still running: one per session at a time.", icon="⏳")

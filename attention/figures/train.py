@@ -88,10 +88,11 @@ def prediction_bars(before, after, present=False):  # [(token, p)] untrained, [(
         words = [escape(t) for t, _ in pairs][::-1]  # the most probable on top
         probs = np.array([p for _, p in pairs][::-1], dtype=np.float32)
         data.append(dict(type="bar", orientation="h", x=probs, y=words, marker=dict(color=color), showlegend=False,
-                         text=[f"{p:.2f}" for p in probs], textposition="outside",
+                         text=[f"{p:.3f}" for p in probs], textposition="outside",
                          hovertemplate="%{y}: %{x:.3f}<extra></extra>", **axis_refs(cell)))  # fmt: skip
-    for x in ("xaxis", "xaxis2"):
-        layout[x].update(title=dict(text="probability"), range=[0, 1.1])
+    top = max([p for _, p in [*before, *after]], default=1.0)
+    for x in ("xaxis", "xaxis2"):  # one scale for both, so the bars compare; room for the numbers
+        layout[x].update(title=dict(text="probability"), range=[0, min(1.0, top * 1.3) or 1.0])
     for y in ("yaxis", "yaxis2"):
         layout[y]["type"] = "category"
     return theme(fast_figure(data, layout), present, height=60 + 28 * max(len(before), len(after), 3))
