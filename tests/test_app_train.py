@@ -2,6 +2,8 @@
 own numbers (compared with a training run outside the page), a second session joins the first one's training,
 and bad links get a notice."""
 
+from dataclasses import astuple
+
 import numpy as np
 from plotly_spec import figures, trace_values
 from streamlit.testing.v1 import AppTest
@@ -26,7 +28,7 @@ def app(query):  # -> AppTest after its first run on /train
 def trained(at, settings=SETTINGS):  # press Train, wait for the shared job, rerun: the page shows the results
     next(b for b in at.button if b.label == "Train").click().run()
     assert not at.exception, at.exception
-    job = train_cache._job(tuple(vars(settings).values()), PROBE)
+    job = train_cache._job(astuple(settings), PROBE)
     assert job.wait(240), "the training did not finish"
     at.run()
     assert not at.exception, at.exception
@@ -61,7 +63,7 @@ def test_a_second_session_with_the_same_link_joins_the_training_instead_of_train
     job = trained(first, Settings(steps=3, seed=8, n_head=2, n_layer=1))
     second.run()
     assert not second.exception and len(figures(second)) >= 3  # the results, without pressing Train
-    assert train_cache._job(tuple(vars(Settings(steps=3, seed=8, n_head=2, n_layer=1)).values()), PROBE) is job
+    assert train_cache._job(astuple(Settings(steps=3, seed=8, n_head=2, n_layer=1)), PROBE) is job
     assert next(b for b in second.button if b.label == "Train").disabled  # nothing left to train
 
 
@@ -78,7 +80,7 @@ def test_scaling_comparison_trains_both_runs_at_d_head_64():
     at = app(LINK | {"train_seed": "9"})
     trained(at, Settings(steps=3, seed=9, n_head=2, n_layer=1))
     next(b for b in at.button if b.label == "Train both").click().run()
-    pair = train_cache._comparison(tuple(vars(Settings(steps=3, seed=9, n_head=2, n_layer=1)).values()), PROBE)
+    pair = train_cache._comparison(astuple(Settings(steps=3, seed=9, n_head=2, n_layer=1)), PROBE)
     assert pair.wait(240)
     at.run()
     assert not at.exception, at.exception
@@ -87,3 +89,19 @@ def test_scaling_comparison_trains_both_runs_at_d_head_64():
     fig = figures(at)[-1]
     np.testing.assert_allclose(trace_values(fig, "y", 2)[-1], scaled.losses.mean(), rtol=1e-5)  # 3 steps < SMOOTH
     np.testing.assert_allclose(trace_values(fig, "y", 5)[-1], unscaled.losses.mean(), rtol=1e-5)
+
+
+def test_a_session_trains_one_run_at_a_time_and_says_so():
+    at = app(LINK | {"train_steps": "1500", "train_seed": "10"})
+    next(b for b in at.button if b.label == "Train").click().run()
+    long_job = train_cache._job(astuple(Settings(steps=1500, seed=10, n_head=2, n_layer=1)), PROBE)
+    try:
+        assert long_job.status().busy
+        at.number_input(key="train_steps").set_value(3).run()
+        next(b for b in at.button if b.label == "Train").click().run()
+        assert any("other training is still running" in w.value for w in at.warning)
+        short = train_cache._job(astuple(Settings(steps=3, seed=10, n_head=2, n_layer=1)), PROBE)
+        assert short.status().state == "new"  # refused: not started
+    finally:
+        long_job.cancel()
+        long_job.wait(120)
