@@ -2,6 +2,7 @@
 own numbers (compared with a training run outside the page), a second session joins the first one's training,
 and bad links get a notice."""
 
+import threading
 from dataclasses import astuple
 
 import numpy as np
@@ -11,6 +12,8 @@ from streamlit.testing.v1 import AppTest
 from attention.train import predict
 from attention.train.loop import PROBE, Settings, train
 from ui import params, train_cache
+from ui.train_cache import LIMIT
+from ui.train_jobs import Job
 
 APP = str(params.__file__).replace("ui/params.py", "app.py")
 LINK = {"train_steps": "3", "train_seed": "7", "train_heads": "2", "train_layers": "1"}
@@ -105,3 +108,19 @@ def test_a_session_trains_one_run_at_a_time_and_says_so():
     finally:
         long_job.cancel()
         long_job.wait(120)
+
+
+def test_past_the_server_limit_a_training_waits_and_the_page_says_so():
+    release = threading.Event()
+    holders = [Job(lambda progress, stop: release.wait(60), train_cache.gate()).start() for _ in range(LIMIT)]
+    try:
+        at = app(LINK | {"train_seed": "12"})
+        next(b for b in at.button if b.label == "Train").click().run()
+        job = train_cache._job(astuple(Settings(steps=3, seed=12, n_head=2, n_layer=1)), PROBE)
+        assert job.status().state == "waiting"
+        assert any(f"the most it runs at once ({LIMIT})" in i.value for i in at.info), [i.value for i in at.info]
+    finally:
+        release.set()
+    assert job.wait(240) and all(h.wait(10) for h in holders)
+    at.run()
+    assert not at.exception and any(h.value == "Watch attention being learned" for h in at.subheader)
