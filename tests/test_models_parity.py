@@ -15,6 +15,8 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from tiny_models import bpe, scramble  # noqa: E402
+
 from attention.models import (  # noqa: E402
     CheckpointError,
     load_dir,
@@ -45,24 +47,6 @@ SENTENCES = [
 ]
 
 
-def bpe(path, specials=("<|endoftext|>",)):  # -> the byte-level BPE tokenizer trained here, saved in path
-    from tokenizers import ByteLevelBPETokenizer
-
-    tok = ByteLevelBPETokenizer()
-    tok.train_from_iterator(SENTENCES[:-2] * 3, vocab_size=300, min_frequency=2, show_progress=False,
-                            special_tokens=list(specials))  # fmt: skip
-    tok.save(str(path / "tokenizer.json"))
-    return tok
-
-
-def scramble(model, seed):  # random weights large enough that attention is far from uniform; norm gains near 1
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            p.copy_(torch.randn(p.shape, generator=gen) * 0.3 + (1.0 if "norm" in name else 0.0))
-    return model.eval()
-
-
 LLAMA3 = dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
               original_max_position_embeddings=64, rope_theta=500000.0)  # fmt: skip
 CASES = {  # name -> (config class, its keyword arguments)
@@ -80,7 +64,7 @@ def build(case, dtype, root):  # -> (transformers model in float32 on the stored
         return BUILT[case, dtype]
     folder = root / f"{case}-{dtype}"
     folder.mkdir()
-    vocab = bpe(folder).get_vocab_size()
+    vocab = bpe(folder, SENTENCES[:-2] * 3).get_vocab_size()
     cls, extra = CASES[case]
     config = getattr(transformers, cls)(vocab_size=vocab, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
                                         num_attention_heads=4, max_position_embeddings=600, rms_norm_eps=1e-6,
@@ -197,7 +181,7 @@ def test_a_head_mask_equals_zeroing_its_columns_of_w_o(root):
 
 
 def gpt2_lm(folder):  # -> (GPT2LMHeadModel, our Checkpoint)
-    vocab = bpe(folder).get_vocab_size()
+    vocab = bpe(folder, SENTENCES[:-2] * 3).get_vocab_size()
     config = transformers.GPT2Config(vocab_size=vocab, n_embd=32, n_layer=2, n_head=4, n_positions=64,
                                      attn_implementation="eager")  # fmt: skip
     model = scramble(transformers.GPT2LMHeadModel(config), 7)
@@ -211,7 +195,7 @@ def mlm(arch, folder):  # -> (…ForMaskedLM, our Checkpoint) with the MiniLM Wo
     if arch == "roberta":
         from tokenizers.processors import RobertaProcessing
 
-        tok = bpe(folder, ("<s>", "<pad>", "</s>", "<mask>"))
+        tok = bpe(folder, SENTENCES[:-2] * 3, ("<s>", "<pad>", "</s>", "<mask>"))
         tok.post_processor = RobertaProcessing(("</s>", 2), ("<s>", 0))
         tok.save(str(folder / "tokenizer.json"))
         config = t.RobertaConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2,
