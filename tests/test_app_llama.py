@@ -129,3 +129,13 @@ def test_mask_and_no_head_models_say_why_they_predict_nothing():
     minilm = registry.run("minilm", "a bank", max_tokens=8)
     assert minilm.predictions is None and "MiniLM" in minilm.predictions_note
     assert kv_groups(None, 3) == [[0], [1], [2]] and kv_groups(np.array([0, 0, 1, 1]), 4) == [[0, 1], [2, 3]]
+
+
+def test_before_rope_gives_one_query_per_token_whatever_its_position(llama):
+    run = run_of("the the the the the")  # layer 0 reads the token embeddings alone: no position is added
+    q0, k0 = before_rope(run, 0, 1)
+    same = [i for i, t in enumerate(run.tokens) if t == "␣the"]
+    assert len(same) >= 3
+    np.testing.assert_allclose(q0[same], np.broadcast_to(q0[same[0]], q0[same].shape), atol=1e-5)
+    np.testing.assert_allclose(k0[same], np.broadcast_to(k0[same[0]], k0[same].shape), atol=1e-5)
+    assert np.abs(run.queries[0, 1, same[1]] - run.queries[0, 1, same[0]]).max() > 1e-3  # after RoPE they differ
