@@ -47,13 +47,14 @@ if described:
 st.caption(
     "What each head looks at, averaged over the query tokens (shares of attention; each row of weights sums to 1)."
 )
-st.table(table.style.format(precision=3))
+st.table(table.style.format(precision=3))  # static: no data grid to load, and presentation mode enlarges it
 sinks = sink_heads(table["on the first token"].to_numpy()) if run.n_seq > 1 else []
 if sinks:
     named = ", ".join(f"head {h} ({share:.0%})" for h, share in sinks)
     st.markdown(f"**Attention sinks in layer {layer}:** {named} put most of their weight on the first token. "
                 "A head with nothing to look for parks its attention there: the softmax must give its weight somewhere.")  # fmt: skip
-# static: no data grid to load, and presentation mode enlarges it
+elif run.model != "lecture" and run.n_seq > 1:
+    st.caption(f"No head of layer {layer} puts most of its weight on the first token: no attention sinks here.")
 page.csv_download(table, f"heads-summary-L{layer}")
 
 if run.n_layer > 1 or run.n_head > 1:

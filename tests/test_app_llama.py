@@ -5,13 +5,14 @@ import numpy as np
 import pytest
 from plotly_spec import figures, trace_values
 from streamlit.testing.v1 import AppTest
-from tiny_models import tiny_decoder
+from tiny_models import tiny_bert, tiny_decoder
 
 from attention import registry
 from attention.figures.heads import head_summary
 from attention.internals import before_rope, kv_groups, rotated_score, shifted_scores, sink_heads
 from attention.models import encode, layer_trace, load
 from ui import cache, params
+from ui.page import labels as page_labels
 
 pytest.importorskip("transformers")
 APP = str(params.__file__).replace("ui/params.py", "app.py")
@@ -117,10 +118,8 @@ def test_steps_shows_rmsnorm_and_swiglu_with_the_real_numbers(llama):
     swiglu = [f for f in figs if "silu(gate) · up" in str(f["layout"].get("annotations", ""))][0]
     names = [a["text"].split("  ")[0] for a in swiglu["layout"]["annotations"]]
     np.testing.assert_allclose(trace_values(swiglu, "z", names.index("silu(gate) · up")), trace["product"], atol=1e-5)
-    rms = [f for f in figs if "RMSNorm(x)" in str(f["layout"].get("annotations", ""))][0]
-    np.testing.assert_allclose(
-        trace_values(rms, "z", 1)[:, 0], np.sqrt((trace["input"] ** 2).mean(-1) + 1e-6), rtol=1e-4
-    )
+    rms = [f for f in figs if "rms(x) = √" in str(f["layout"])][0]
+    np.testing.assert_allclose(trace_values(rms, "z")[0], np.sqrt((trace["input"] ** 2).mean(-1) + 1e-6), rtol=1e-4)
 
 
 def test_mask_and_no_head_models_say_why_they_predict_nothing():
@@ -139,3 +138,28 @@ def test_before_rope_gives_one_query_per_token_whatever_its_position(llama):
     np.testing.assert_allclose(q0[same], np.broadcast_to(q0[same[0]], q0[same].shape), atol=1e-5)
     np.testing.assert_allclose(k0[same], np.broadcast_to(k0[same[0]], k0[same].shape), atol=1e-5)
     assert np.abs(run.queries[0, 1, same[1]] - run.queries[0, 1, same[0]]).max() > 1e-3  # after RoPE they differ
+
+
+@pytest.fixture(scope="module")
+def bert(tmp_path_factory):  # -> folder of a tiny random BERT with an MLM head, served as bert for this module
+    folder = tiny_bert(tmp_path_factory.mktemp("tiny") / "bert")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ATTENTION_MODEL_DIR_BERT", str(folder))
+        yield folder
+
+
+def test_an_mlm_encoder_fills_its_mask_and_says_how_to_get_one(bert):
+    masked = "The animal didn't cross the [MASK] because it was too tired."
+    run = registry.run("bert", masked, max_tokens=cache.MAX_TOKENS)
+    [position] = run.predictions.mask_positions
+    at = app("scores", {"model": "bert", "text": masked})
+    at.selectbox(key="query").set_value(page_labels(run)[position]).run()
+    bars = [f for f in figures(at) if f["data"][0].get("orientation") == "h"][0]
+    np.testing.assert_allclose(trace_values(bars, "x"), run.predictions.top_probs[position, :10], atol=1e-6)
+    assert "Fill for" in str(bars["layout"]["title"])
+    overview = app("overview", {"model": "bert", "text": masked})
+    assert "in place of the mask" in text(overview)
+    plain = app("scores", {"model": "bert", "text": "The bank of the river"})
+    assert "Type [MASK]" in text(plain)
+    steps = app("steps", {"model": "bert", "text": masked})  # LayerNorm and GELU with the real numbers
+    assert "GELU(up)" in str([f["layout"].get("annotations") for f in figures(steps)])

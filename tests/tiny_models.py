@@ -40,3 +40,18 @@ def tiny_decoder(folder, cls="LlamaConfig", seed=0, **extra):  # -> folder holdi
         "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 8192, **extra})  # fmt: skip
     scramble(getattr(transformers, cls.replace("Config", "ForCausalLM"))(config), seed).save_pretrained(folder)
     return folder
+
+
+def tiny_bert(folder, seed=11):  # -> folder holding a tiny random BERT with its MLM head, MiniLM's WordPiece tokens
+    import shutil
+
+    import transformers
+
+    from attention.models import loading
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(loading.bundle_dir("minilm") / "tokenizer.json", folder / "tokenizer.json")
+    config = transformers.BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                     intermediate_size=64, max_position_embeddings=512)  # fmt: skip
+    scramble(transformers.BertForMaskedLM(config), seed).save_pretrained(folder)
+    return folder

@@ -73,8 +73,11 @@ def rope_section(run, layer, head, query, present=False):
               Panel("q after RoPE", run.queries[layer, head], labels, cols, "[n_seq, d_head]"),
               Panel("k before RoPE", k0, labels, cols, "[n_seq, d_head]"),
               Panel("k after RoPE", run.keys[layer, head], labels, cols, "[n_seq, d_head]")]  # fmt: skip
-    page.chart(stage_grid(panels, n_cols=2, present=present), f"rope-L{layer}-H{head}")
-    key = page.token_choice("Key token for the shift test", run, key="rope_key")
+    page.chart(stage_grid(panels, n_cols=4, present=present), f"rope-L{layer}-H{head}")
+    options = page.labels(run)  # the key starts a few tokens before the query: a distance to keep
+    key = options.index(
+        page.url_choice("Key token for the shift test", options, "rope_key", default=options[max(0, query - 3)])
+    )
     i, j = int(run.positions[query]), int(run.positions[key])
     together, apart = shifted_scores(q0[query], k0[key], run.rope, i, j, SHIFTS)
     page.chart(shift_figure(SHIFTS, together, apart, i, j, present=present), f"rope-shift-L{layer}-H{head}")
@@ -110,14 +113,16 @@ def trace_sections(settings, run, layer, present=False):
     st.caption("The model's own numbers at temperature 1 with dot-product scores (the trained settings). "
                "Each token goes through these steps alone: no token looks at another here.")  # fmt: skip
     for title, steps in TRACE_STEPS["rms" if "rms1" in trace else "ln"]:
-        panels = []
+        panels, strips = [], []  # strips: one number per token (the rms), drawn as a row under the matrices
         for key, name in steps:
             if key not in trace:
                 continue
             m = trace[key][keep]
-            m = m[:, None] if m.ndim == 1 else m
-            cols = [name] if m.shape[1] == 1 else [str(d) for d in range(m.shape[1])]
-            panels.append(Panel(name, m, rows, cols, f"[n_seq, {m.shape[1]}]"))
-        if panels:
-            st.markdown(f"**{title}**")
-            page.chart(stage_grid(panels, n_cols=min(3, len(panels)), present=present), f"steps-trace-{key}")
+            if m.ndim == 1:
+                strips.append(Panel(name, m[None], ["rms"], rows, "[1, n_seq]"))
+            else:
+                panels.append(Panel(name, m, rows, [str(d) for d in range(m.shape[1])], f"[n_seq, {m.shape[1]}]"))
+        st.markdown(f"**{title}**")
+        page.chart(stage_grid(panels, n_cols=min(3, len(panels)), present=present), f"steps-trace-{key}")
+        for strip in strips:
+            page.chart(stage_grid([strip], present=present), f"steps-trace-{strip.name}")

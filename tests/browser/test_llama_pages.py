@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 import pytest
 
 from bench.browser import DASHBOARD, serve
-from tests.browser.test_pages import CHART, EXCEPTION, open_page, shoot
+from tests.browser.test_pages import CHART, CLIPPED, EXCEPTION, open_page, shoot
 
 pytestmark = pytest.mark.browser
 pytest.importorskip("transformers")
@@ -39,7 +39,12 @@ def test_page_renders_with_a_tiny_llama(llama_server, page, screenshots, path):
     open_page(page, f"{llama_server}/{path}?{urlencode({'model': 'smollm2', 'text': TEXT, 'layer': 1})}")
     page.wait_for_timeout(500)
     assert page.locator(EXCEPTION).count() == 0
+    assert page.evaluate(CLIPPED) == []  # no tick label or axis title cut off (the new bars and panels too)
     shoot(page, screenshots / f"llama-{path or 'overview'}.png")
+    if path == "steps":  # past the whole-page screenshot's 6000 px: the norms and the MLP
+        page.get_by_text("Inside layer 1").scroll_into_view_if_needed()
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(screenshots / "llama-steps-trace.png"))
     assert page.errors == [], f"console errors on /{path}: {page.errors}"
 
 
