@@ -163,3 +163,12 @@ def test_an_mlm_encoder_fills_its_mask_and_says_how_to_get_one(bert):
     assert "Type [MASK]" in text(plain)
     steps = app("steps", {"model": "bert", "text": masked})  # LayerNorm and GELU with the real numbers
     assert "GELU(up)" in str([f["layout"].get("annotations") for f in figures(steps)])
+
+
+def test_a_long_text_is_cut_to_512_tokens_with_a_notice(llama):
+    long = "the bank of the river " * 150  # ~3300 characters; the tiny Llama could read 8192 positions
+    assert load("smollm2").config.n_max == 8192
+    at = app("heads", {"model": "smollm2", "text": long})
+    words = text(at)
+    assert "truncated to the first 512" in words and "The dashboard reads at most 512 tokens" in words
+    assert cache.get_run.__module__ == "ui.cache" and run_of(long).n_seq == 512

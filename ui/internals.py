@@ -73,7 +73,7 @@ def rope_section(run, layer, head, query, present=False):
               Panel("q after RoPE", run.queries[layer, head], labels, cols, "[n_seq, d_head]"),
               Panel("k before RoPE", k0, labels, cols, "[n_seq, d_head]"),
               Panel("k after RoPE", run.keys[layer, head], labels, cols, "[n_seq, d_head]")]  # fmt: skip
-    page.chart(stage_grid(panels, n_cols=4, present=present), f"rope-L{layer}-H{head}")
+    page.chart(stage_grid(panels, n_cols=2, present=present), f"rope-L{layer}-H{head}")
     options = page.labels(run)  # the key starts a few tokens before the query: a distance to keep
     key = options.index(
         page.url_choice("Key token for the shift test", options, "rope_key", default=options[max(0, query - 3)])
