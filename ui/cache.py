@@ -69,7 +69,10 @@ def _cached_trace(model, text, layer):  # -> (layer_trace dict, [n_seq] bool kep
 
     ckpt = load(model)
     ids, type_ids, _, special, _ = encode(ckpt, text, MAX_TOKENS)
-    return {k: v.astype(np.float32) for k, v in layer_trace(ckpt, ids, layer, type_ids).items()}, special
+    trace = {k: v.astype(np.float32) for k, v in layer_trace(ckpt, ids, layer, type_ids).items()}
+    for a in (*trace.values(), special):  # shared by every session, as the Runs are
+        a.flags.writeable = False
+    return trace, special
 
 
 def get_trace(settings, layer):  # -> ({step: [n_seq, ·]}, special [n_seq] bool) of a real model's layer (cached)
