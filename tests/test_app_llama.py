@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from plotly_spec import figures, trace_values
 from streamlit.testing.v1 import AppTest
-from tiny_models import tiny_bert, tiny_decoder
+from tiny_served import tiny_bert, tiny_decoder
 
 from attention import registry
 from attention.figures.heads import head_summary

@@ -22,7 +22,7 @@ TOP_BAR = f"""() => {{  // the first label of the horizontal bar chart (the top 
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):  # -> base URL of a dashboard that serves a tiny random Llama as smollm2
-    from tests.tiny_models import tiny_decoder
+    from tiny_served import tiny_decoder
 
     folder = tiny_decoder(tmp_path_factory.mktemp("tiny") / "llama")
     os.environ["ATTENTION_MODEL_DIR_SMOLLM2"] = str(folder)  # the server copies the environment when it starts
