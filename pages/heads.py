@@ -4,7 +4,8 @@ import streamlit as st
 
 from attention.figures.heads import head_grid, layer_head_grid, mean_entropy, summary_table
 from attention.figures.heatmaps import attention_heatmap
-from ui import page, sidebar
+from attention.internals import sink_heads
+from ui import internals, page, sidebar
 
 settings = sidebar.current()
 page.header(
@@ -29,12 +30,16 @@ def head_descriptions():  # -> list[str] | None: what each lecture-preset head w
 
 
 names = [f"head {h}" for h in range(run.n_head)]
+grouped = run.kv_heads is not None and run.n_kv_head < run.n_head  # GQA: mark each head with its KV group
+titles = [f"head {h} · KV {g}" for h, g in enumerate(run.kv_heads)] if grouped else names
 described = head_descriptions()
 if run.n_head == 1:
     st.info("This model has a single head. Pick n_head = 4 and the *designed* weights in the sidebar to see "
             "heads that look for different things.", icon="💡")  # fmt: skip
 st.subheader(f"All {run.n_head} heads of layer {layer}" if run.n_head > 1 else f"The one head of layer {layer}")
-page.chart(head_grid(run.weights[layer], run.tokens, titles=names,
+if grouped:
+    st.caption(page.md_escape(internals.gqa_line(run, settings.head)))
+page.chart(head_grid(run.weights[layer], run.tokens, titles=titles,
                      present=settings.present, selected=settings.head), f"heads-L{layer}")  # fmt: skip
 table = summary_table(run.weights[layer], run.tokens, list(range(run.n_head)))  # 0, 1, …: never wraps
 if described:
@@ -43,6 +48,13 @@ st.caption(
     "What each head looks at, averaged over the query tokens (shares of attention; each row of weights sums to 1)."
 )
 st.table(table.style.format(precision=3))  # static: no data grid to load, and presentation mode enlarges it
+sinks = sink_heads(table["on the first token"].to_numpy()) if run.n_seq > 1 else []
+if sinks:
+    named = ", ".join(f"head {h} ({share:.0%})" for h, share in sinks)
+    st.markdown(f"**Attention sinks in layer {layer}:** {named} put most of their weight on the first token. "
+                "A head with nothing to look for parks its attention there: the softmax must give its weight somewhere.")  # fmt: skip
+elif run.model != "lecture" and run.n_seq > 1:
+    st.caption(f"No head of layer {layer} puts most of its weight on the first token: no attention sinks here.")
 page.csv_download(table, f"heads-summary-L{layer}")
 
 if run.n_layer > 1 or run.n_head > 1:

@@ -6,7 +6,7 @@ import streamlit as st
 from attention.figures.heatmaps import attention_heatmap
 from attention.figures.pull import pull_figure, pull_table
 from attention.pull import top_context
-from ui import cache, page, sidebar
+from ui import cache, internals, page, sidebar
 
 OVERVIEW_PLOT_PX = {False: 460, True: 570}  # the pull's plot area in half a 1600 px window (present: no sidebar)
 
@@ -51,6 +51,7 @@ with left:
                             present=settings.present, height=560)  # fmt: skip
     page.chart(fig, f"overview-weights-L{layer}-H{head}")
     page.csv_download(weights, f"weights-L{layer}-H{head}", rows=labels, cols=labels)
+    internals.last_prediction(run, present=settings.present)
 with right:
     follow_word(run, labels, settings)
 with notice_slot:

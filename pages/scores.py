@@ -4,19 +4,24 @@ import streamlit as st
 
 from attention.figures.heatmaps import MAX_TICKS, STAGE_TITLES, row_bars, stage_heatmap
 from attention.run import stages
-from ui import page, sidebar
+from ui import internals, page, sidebar
 
 VIEWS = {"raw": "raw QKᵀ", "scaled": "÷ √d_head", "masked": "masked", "weights": "softmax weights", "all": "all four"}
 ALL_UP_TO = 128  # n_seq up to which the four stages are shown side by side unless the link says otherwise
 
 
 @st.fragment
-def query_row(run, weights, labels, present):  # weights [n_seq, n_seq]: one query's row, with its token picker
-    """Picking another query token reruns only this part (st.fragment): its bars, not the heatmaps above."""
+def query_row(run, weights, labels, settings):  # weights [n_seq, n_seq]: one query's row, with its token picker
+    """Picking another query token reruns only this part (st.fragment): its bars and predictions, not the heatmaps."""
     with st.columns([2, 3])[0]:
         query = page.token_choice("Query token (the word that looks)", run, key="query")
-    page.chart(row_bars(weights[query], run.tokens, query, present=present), f"row-{query}-weights")
-    page.csv_download(page.table(weights[query], labels, ["weight"]), f"row-{query}-weights")
+    left, right = st.columns([3, 2], gap="medium")
+    with left:
+        page.chart(row_bars(weights[query], run.tokens, query, present=settings.present), f"row-{query}-weights")
+        page.csv_download(page.table(weights[query], labels, ["weight"]), f"row-{query}-weights")
+    with right:
+        internals.prediction_panel(run, query, present=settings.present)
+    internals.rope_section(run, settings.layer, settings.head, query, present=settings.present)
     sidebar.sync_url()  # a fragment's own rerun skips app.py, which otherwise writes the link
 
 
@@ -37,6 +42,8 @@ where = f"layer {settings.layer}, head {settings.head}"
 if run.n_seq > ALL_UP_TO:
     st.caption(f"{run.n_seq} tokens: one stage at a time opens faster; “all four” draws four {run.n_seq} × "
                f"{run.n_seq} heatmaps. Axes name every {page.ordinal(-(-run.n_seq // MAX_TICKS))} token; hover names each one.")  # fmt: skip
+if gqa := internals.gqa_line(run, settings.head):
+    st.caption(gqa)
 if run.mask is None and view in ("masked", "all"):
     st.caption("No mask is on, so masked = scaled. Turn on the causal mask in the sidebar to hide future tokens.")
 if run.similarity == "cosine" and view in ("scaled", "all"):
@@ -53,7 +60,7 @@ for i, stage in enumerate(shown):
         matrix = {"raw": head.scores, "scaled": head.scaled, "masked": head.masked, "weights": head.weights}[stage]
         page.csv_download(matrix[0], f"scores-{stage}-L{settings.layer}-H{settings.head}", rows=labels, cols=labels)
 
-query_row(run, head.weights[0], labels, settings.present)
+query_row(run, head.weights[0], labels, settings)
 with notice_slot:
     page.notices(run, settings)
 page.formula(

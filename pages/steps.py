@@ -19,10 +19,11 @@ from attention.figures.steps import (
     stage_grid,
     weighted_sum_text,
 )
+from attention.internals import before_rope
 from attention.lecture import AMBIGUOUS
 from attention.run import stages
 from attention.saturation import saturation
-from ui import page, params, sidebar
+from ui import internals, page, params, sidebar
 
 WEIGHT_NAMES = ("w_q", "w_k", "w_v", "w_o")
 SHOWN = {"w_q": "W_q", "w_k": "W_k", "w_v": "W_v", "w_o": "W_o"}
@@ -32,6 +33,10 @@ TAB = "steps_edit_tab"  # the open editor's tab label: only that editor is drawn
 STORE = "steps_edit_store"  # {"context", name: (generation, shown, last)}: shown and last [d_model, d_model] float32,
 # what each editor starts from and the matrix as last edited (ui.page.advance_edits)
 LINK_EDITS = "steps_link_edits"  # (preset, n_head, cells) a shared link carried
+ROPE_NOTE = (
+    "RoPE turns each query and key by its token's position (the Scores page shows why): the first "
+    "row holds them before the rotation (with V, which is never rotated), the second after it."
+)
 ALL_STAGES_UP_TO = 128  # n_seq up to which the scores section shows all four n_seq² panels (as /scores does)
 
 
@@ -233,16 +238,24 @@ if run.n_seq > MAX_TICKS:
 first = 3 if lecture else 2  # section numbers: the lecture model has its weights as section 2
 if not lecture:
     st.info("Real checkpoints' weight matrices are not editable here; the numbers below are the model's own.")
-q_name = "Q = X·W_q" if lecture else "Q"
+q_name = "Q = X·W_q" if lecture else ("Q after RoPE" if run.rope is not None else "Q")
+qkv = [
+    Panel(q_name, st_.queries[0], rows, cols, "[n_seq, d_head]"),
+    Panel(q_name.replace("Q", "K").replace("_q", "_k"), st_.keys[0], rows, cols, "[n_seq, d_head]"),
+    Panel(q_name.replace("Q", "V").replace("_q", "_v").replace(" after RoPE", ""), st_.values[0], rows, cols,
+          "[n_seq, d_head]"),
+]  # fmt: skip
+if run.rope is not None:  # RoPE rotates q and k (not v) by each token's position: show them before it too
+    q0, k0 = before_rope(run, layer, head)
+    before = [Panel("Q before RoPE", q0, rows, cols, "[n_seq, d_head]"), Panel("K before RoPE", k0, rows, cols, "[n_seq, d_head]")]  # fmt: skip
+    qkv = [*before, qkv[2], qkv[0], qkv[1]]  # first row: before the rotation (and V); second row: after it
 section(
     f"{first + 0} · Queries, keys, values for {where}  [n_seq, d_head]",
-    [
-        Panel(q_name, st_.queries[0], rows, cols, "[n_seq, d_head]"),
-        Panel(q_name.replace("Q", "K").replace("_q", "_k"), st_.keys[0], rows, cols, "[n_seq, d_head]"),
-        Panel(q_name.replace("Q", "V").replace("_q", "_v"), st_.values[0], rows, cols, "[n_seq, d_head]"),
-    ],
+    qkv,
     "steps-qkv",
+    n_cols=3 if run.rope is not None else None,
     present=settings.present,
+    note=" ".join(filter(None, [internals.gqa_line(run, head), ROPE_NOTE if run.rope is not None else None])),
 )
 mask = np.ones((run.n_seq, run.n_seq), dtype=bool) if run.mask is None else run.mask
 score_panels = [
@@ -290,6 +303,8 @@ st.markdown(page.md_escape(weighted_sum_text(query, st_.weights[0][rows.index(qu
 if lecture:
     st.caption(f"The last matrix is the context pull with α = {settings.alpha:g}: it is X for the next step.")
 
+if not lecture:
+    internals.trace_sections(settings, run, layer, present=settings.present)
 st.subheader(f"{first + 3} · Why divide by √d_head?")
 st.markdown(
     "A dot product adds up d_head products, so random scores spread like √d_head. Without scaling, "

@@ -4,7 +4,7 @@ all-heads grid averages blocks of tokens above MAX_GRID (exactly, checked agains
 import numpy as np
 import pytest
 
-from attention.figures import compare, heads, heatmaps, pull, steps
+from attention.figures import compare, heads, heatmaps, predictions, pull, steps
 from attention.figures import flow as flow_figures
 from attention.figures import geometry as geometry_figures
 from attention.figures.common import subplot_grid
@@ -98,6 +98,10 @@ def fast_cases():  # -> figures built with common.fast_figure (plotly's property
                                selected=1, context=[("pie", 0.4)], present=True, title="pull")  # fmt: skip
         yield pull.compare_pull_figure(tokens, paths, tokens[:3], paths[:, :3], [0.5, 0.2, 0.1][:k], 1, 1,
                                        notes=("A: pie", "B: an"))  # fmt: skip
+    from test_figures_predictions import predictions as random_predictions
+
+    yield predictions.prediction_bars(random_predictions(rng)[0], 1, ["a", "b", "c", "a"], present=True)
+    yield predictions.shift_figure([0, 4, 8], [1.0, 1.0, 1.0], [1.0, -0.5, 2.0], 5, 2)
 
 
 N_FAST = sum(1 for _ in fast_cases())

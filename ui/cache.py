@@ -19,6 +19,7 @@ REAL = ("temperature", "similarity", "hide_special")  # a real model's causality
 MAX_ENTRIES = 64
 REFERENCE_PER_AXIS = 5  # reference words per meaning axis in the pull's background (as on /pull)
 MAX_RUNS = 8  # shared Runs kept; one MiniLM run at 512 tokens holds ~100 MB, so at most ~0.8 GB
+MAX_TOKENS = 512  # tokens a real model reads here: Llama-family models could read 8192 to 32768, too many to draw
 
 
 def run_options(settings):  # Settings -> tuple of (name, value): the backend keyword arguments, hashable
@@ -48,14 +49,36 @@ def read_only(run):  # Run -> the same Run, its arrays read-only: one cached obj
 
 @st.cache_resource(max_entries=MAX_RUNS, show_spinner=False)
 def _cached_run(model, text, options, digest, _weights):  # -> Run; _weights is keyed by `digest`
-    extra = {"weights": _weights} if _weights else {}
-    return read_only(registry.run(model, text, **dict(options), **extra))
+    extra = {"weights": _weights} if _weights else {"max_tokens": MAX_TOKENS} if model != registry.LECTURE else {}
+    run = registry.run(model, text, **dict(options), **extra)
+    if any(f"max_tokens is {MAX_TOKENS}" in n for n in run.notices):
+        run.notices.append(f"The dashboard reads at most {MAX_TOKENS} tokens, so that every page stays quick. For more, "
+                           f"export the run: `python -m attention export --model {model} --max-tokens N ...`.")  # fmt: skip
+    return read_only(run)
 
 
 def get_run(settings, weights=None):  # (Settings, {name: array} | None) -> Run
     """Run the backend for these settings (cached). Raises ValueError with a message meant for the page."""
     weights = dict(weights) if weights else None
     return _cached_run(settings.model, settings.text, run_options(settings), weights_digest(weights), weights)
+
+
+@st.cache_resource(max_entries=MAX_RUNS, show_spinner=False)
+def _cached_trace(model, text, layer):  # -> (layer_trace dict, [n_seq] bool kept): one layer's norms and MLP
+    from attention.models import encode, layer_trace, load
+
+    ckpt = load(model)
+    ids, type_ids, _, special, _ = encode(ckpt, text, MAX_TOKENS)
+    trace = {k: v.astype(np.float32) for k, v in layer_trace(ckpt, ids, layer, type_ids).items()}
+    for a in (*trace.values(), special):  # shared by every session, as the Runs are
+        a.flags.writeable = False
+    return trace, special
+
+
+def get_trace(settings, layer):  # -> ({step: [n_seq, ·]}, special [n_seq] bool) of a real model's layer (cached)
+    """The /steps walk-through's real numbers: norms and MLP of `layer` (models.layer_trace), tokens as the Run's
+    before hide_special (drop the rows where `special` is True to match a Run that hides them)."""
+    return _cached_trace(settings.model, settings.text, layer)
 
 
 @st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)

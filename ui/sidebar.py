@@ -148,6 +148,10 @@ def draw():
         st.text_area("Sentence", key=KEY("text"), max_chars=params.MAX_TEXT, on_change=_typed_text, height=90)
         st.selectbox("Model", _all_models(models), key=KEY("model"), help=_describe(_value("model")),
                      format_func=lambda m: m if m in models else f"{m} (download)")  # fmt: skip
+        if line := _describe(_value("model")):
+            from ui.page import md_escape  # here, not at the top: ui.page imports this module
+
+            st.caption(md_escape(line))  # layers, heads, KV heads, d_model, causal
         if _value("model") == "lecture":
             c1, c2 = st.columns(2)
             c1.selectbox("n_head", heads, key=KEY("n_head"), help="heads; each gets d_model / n_head features")
