@@ -16,7 +16,7 @@ from ui.page import labels as page_labels
 
 pytest.importorskip("transformers")
 APP = str(params.__file__).replace("ui/params.py", "app.py")
-PAGES = ["overview", "scores", "heads", "pull", "steps", "compare", "geometry"]  # /flow: issue 20 adds Llama there
+PAGES = ["overview", "scores", "heads", "pull", "steps", "compare", "flow", "geometry"]
 TEXT = "The animal didn't cross the street because it was too tired"
 
 

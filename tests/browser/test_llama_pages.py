@@ -11,7 +11,7 @@ from tests.browser.test_pages import CHART, CLIPPED, EXCEPTION, open_page, shoot
 
 pytestmark = pytest.mark.browser
 pytest.importorskip("transformers")
-PATHS = ["", "scores", "heads", "pull", "steps", "compare", "geometry"]  # /flow: issue 20 adds Llama there
+PATHS = ["", "scores", "heads", "pull", "steps", "compare", "flow", "geometry"]
 TEXT = "The animal didn't cross the street because it was too tired"
 TOP_BAR = f"""() => {{  // the first label of the horizontal bar chart (the top prediction), or null
   for (const gd of document.querySelectorAll('{CHART}'))
