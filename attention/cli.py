@@ -8,7 +8,7 @@ import inspect
 import sys
 from pathlib import Path
 
-from . import export, registry
+from . import export, generate_cli, registry
 from .core import SIMILARITIES, check_temperature
 
 # option dest -> the keyword registry.run takes; which models each option applies to
@@ -84,7 +84,7 @@ def build_parser():  # -> argparse.ArgumentParser
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{export,models}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{export,models,generate}")
     ex = commands.add_parser(
         "export",
         help="run text through a model and write its attention to .npz or .json",
@@ -185,6 +185,7 @@ def build_parser():  # -> argparse.ArgumentParser
         help="list the models and whether each is available offline",
         description="List the models and whether each is available offline.",
     )
+    generate_cli.add_parser(commands)
     return parser
 
 
@@ -251,7 +252,7 @@ def models_command(args):  # -> exit status
 
 def main(argv=None):  # -> exit status
     args = build_parser().parse_args(argv)
-    command = export_command if args.command == "export" else models_command
+    command = {"export": export_command, "generate": generate_cli.command}.get(args.command, models_command)
     try:
         return command(args)
     except ImportError as e:  # a missing package (or a half-installed checkout), not the user's input

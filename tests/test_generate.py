@@ -160,3 +160,22 @@ def test_json_holds_tokens_ids_and_each_steps_probs_and_attention(gpt2):
         assert len(s["probs"]["ids"]) == 20 and abs(sum(s["probs"]["after"]) - 1) < 1e-5  # top-5 inside the top 20
         assert np.array(s["attention"]).shape == (2, 4, n_prompt + t)
         assert s["id"] == out["ids"][n_prompt + t]
+
+
+def test_cli_writes_the_generation(gpt2, tmp_path, capsys):
+    from attention.cli import main
+
+    _, ckpt = gpt2
+    out = tmp_path / "gen.json"
+    args = ["generate", "--model-dir", str(ckpt.path), "--prompt", PROMPT, "--max-new-tokens", "4"]
+    assert main([*args, "--temperature", "1.5", "--top-k", "10", "--seed", "2", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    again = generate(ckpt, PROMPT, 4, Sampling(greedy=False, temperature=1.5, top_k=10, seed=2))
+    assert data["ids"] == again.ids.tolist() and data["tokens"] == again.tokens
+    assert [s["probs"]["probabilities"][0] for s in data["steps"]] == pytest.approx(
+        [float(s.top_probs[0]) for s in again.steps]
+    )
+    assert main([*args, "--greedy", "--top-p", "0.5", "--out", str(out)]) == 1
+    assert "--greedy takes the most likely token" in capsys.readouterr().err
+    assert main(["generate", "--model", "minilm", "--prompt", "hi", "--out", str(out)]) == 1
+    assert "minilm is an encoder" in capsys.readouterr().err
