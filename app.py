@@ -32,6 +32,7 @@ PAGES = [  # file, title, icon, url path
     ("compare.py", "Compare", ":material/compare:", "compare"),
     ("flow.py", "Flow", ":material/timeline:", "flow"),
     ("geometry.py", "Geometry", ":material/hub:", "geometry"),
+    ("generate.py", "Generate", ":material/edit_note:", "generate"),
 ]
 
 st.set_page_config(page_title="Attention, visible", page_icon="👁️", layout="wide")  # emoji: no icon CDN

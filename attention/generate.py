@@ -147,10 +147,11 @@ def prompt_ids(ckpt, prompt):  # -> (ids [n_prompt], tokens); a clear error for 
     return ids.astype(np.int64), tokens
 
 
-def generate(ckpt, prompt, max_new_tokens, sampling=Sampling(), use_cache=True, keep_logits=False):  # -> Generation
+def generate(ckpt, prompt, max_new_tokens, sampling=Sampling(), use_cache=True, keep_logits=False, on_step=None):
     """Up to max_new_tokens tokens after `prompt`, one pass per token through models.step with the KV cache (or,
     with use_cache=False, a full recompute of the whole sequence per token: the cost the cache saves). Stops at
-    max_new_tokens, an end-of-text token, or when the model has no position left for the next token."""
+    max_new_tokens, an end-of-text token, or when the model has no position left for the next token.
+    on_step(gen) is called after each step (a page shows the tokens as they come). Returns a Generation."""
     sampling = sampling.checked()
     if not isinstance(max_new_tokens, (int, np.integer)) or max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be an integer >= 1 (got {max_new_tokens!r}); try 16")
@@ -178,6 +179,8 @@ def generate(ckpt, prompt, max_new_tokens, sampling=Sampling(), use_cache=True, 
             cache_bytes=cache_bytes(c, len(seq)), logits=logits if keep_logits else None,
         ))  # fmt: skip
         seq.append(new)
+        if on_step is not None:
+            on_step(gen)
         if len(gen.steps) >= max_new_tokens:
             gen.stop = "max_new_tokens"
         elif new in eos:
