@@ -60,6 +60,8 @@ def test_a_link_regenerates_the_same_text_and_the_figures_hold_its_numbers(env):
     np.testing.assert_allclose(trace_values(heads, "z"), gen.steps[4].attention[1], atol=1e-6)
     for key, value in query.items():
         assert at.query_params[key] == [value] or at.query_params[key] == value, key
+    again = app(query)  # another session opens the link: the shared cache gives the same generation
+    assert f"{md_escape(PROMPT)} **{md_escape(new)}**" in [m.value for m in again.markdown]
 
 
 def test_the_button_generates_and_greedy_is_the_default(env):

@@ -54,9 +54,11 @@ def next_token_bars(step, title="", present=False):  # Step -> go.Figure: top-20
     inside = any(int(i) == step.id for i in step.top_ids)
     where = "" if inside else " (outside the top 20)"
     chosen = token_labels([step.token])[0]
-    fig.update_layout(barmode="group", legend=dict(orientation="h", y=-0.12),
-                      title=dict(text=f"{title}chose “{chosen}”{where}: p = {step.prob:.3f} before, "
-                                      f"{step.prob_after:.3f} after"))  # fmt: skip
+    fig.update_layout(
+        barmode="group",
+        legend=dict(orientation="h", y=-0.12),
+        title=dict(text=f"{title}“{chosen}”{where}, p {step.prob:.3f} → {step.prob_after:.3f}"),
+    )
     fig.update_yaxes(type="category", autorange="reversed", ticksuffix=" ")
     fig.update_xaxes(title=dict(text="probability"), range=[0, 1.02])
     return theme(fig, present, height=560)
