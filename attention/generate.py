@@ -130,19 +130,27 @@ def softmax64(z):  # [vocab] -> [vocab] float64
     return e / e.sum()
 
 
-def prompt_ids(ckpt, prompt):  # -> (ids [n_prompt], tokens); a clear error for an encoder or a too-long prompt
+def prompt_ids(ckpt, prompt):  # str | [n_prompt] ids -> (ids, tokens); a clear error for an encoder or a long prompt
     c = ckpt.config
     if not c.causal:
         raise ValueError(
             f"{ckpt.name} is an encoder: every token sees every other, so it does not write text one token at a time. "
             "Choose a decoder (gpt2, smollm2, qwen2.5, qwen3, tiny)."
         )
-    if not isinstance(prompt, str) or not prompt.strip():
+    if not isinstance(prompt, str):  # token ids already (benchmarks, tests)
+        ids = np.asarray(prompt, np.int64).reshape(-1)
+        n, tokens = len(ids), [token_text(ckpt.tokenizer)(i) for i in ids]
+    elif not prompt.strip():
         raise ValueError("the prompt is empty; type the start of a text, e.g. 'The capital of France is'")
-    tok = ckpt.tokenizer
-    n = len(tok.encode(prompt, add_special_tokens=False).ids) + tok.num_special_tokens_to_add(False)
+    else:
+        tok = ckpt.tokenizer
+        n = len(tok.encode(prompt, add_special_tokens=False).ids) + tok.num_special_tokens_to_add(False)
     if n > c.n_max:
         raise ValueError(f"the prompt is {n} tokens; {ckpt.name} reads at most {c.n_max}: shorten the prompt")
+    if not isinstance(prompt, str):
+        if not n:
+            raise ValueError("the prompt has no tokens; give at least one token id")
+        return ids, tokens
     ids, _, tokens, _, _ = encode(ckpt, prompt)
     return ids.astype(np.int64), tokens
 

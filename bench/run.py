@@ -1,6 +1,6 @@
-"""The benchmark suite in one command: backend, llama (SmolLM2 shapes), browser (dashboard vs the floor app), long inputs, concurrency.
+"""The benchmark suite in one command: backend, llama (SmolLM2 shapes), generate (KV cache), browser (dashboard vs the floor app), long inputs, concurrency.
 
-    python -m bench.run [--quick] [--only backend,llama,browser,long,concurrency] [--sessions 30] [--repeats N]
+    python -m bench.run [--quick] [--only backend,llama,generate,browser,long,concurrency] [--sessions 30] [--repeats N]
 
 Writes bench/reports/report.md (every number against its target) and bench/reports/report.json.
 Timings depend on the machine and on what else runs on it; the report records the load average, and every
@@ -18,7 +18,7 @@ from bench import report
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "bench" / "reports"
-SECTIONS = ("backend", "llama", "browser", "long", "concurrency")
+SECTIONS = ("backend", "llama", "generate", "browser", "long", "concurrency")
 
 
 def cpu_model():  # -> str: the CPU's name and widest SIMD (runs on different machines differ by more than noise)
@@ -41,6 +41,10 @@ def run_section(name, quick, sessions, repeats=None):  # -> dict | list: one sec
         from bench import llama
 
         return llama.main(quick, repeats=repeats)
+    if name == "generate":
+        from bench import generate
+
+        return generate.main(quick, repeats=repeats)
     if name == "browser":
         from bench import browser
 

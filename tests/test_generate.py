@@ -78,6 +78,9 @@ def test_fixed_seed_sampling_is_reproducible(gpt2):
     assert not np.array_equal(other.ids, first.ids)  # at T=2 over 16 draws two seeds part ways
     for s in first.steps:
         assert 1 <= s.kept <= 50 and s.prob_after > 0
+    from_ids = generate(ckpt, first.prompt_ids, 16, hot)  # token ids instead of text (the benchmark's way)
+    np.testing.assert_array_equal(from_ids.ids, first.ids)
+    assert from_ids.tokens == first.tokens
 
 
 def test_draws_follow_the_reshaped_distribution():
