@@ -101,7 +101,7 @@ with left:
 with right:
     st.subheader("The next token")
     page.chart(next_token_bars(current, f"Step {upto}: ", settings.present), f"generate-bars-{upto}")
-    kept = "every token" if current.kept == len(generate_cache.tokenizer(model).get_vocab()) else f"{current.kept:,}"
+    kept = "every token" if current.kept >= generate_cache.tokenizer(model).get_vocab_size() else f"{current.kept:,}"
     st.caption(f"Grey: the model's probabilities. Blue: after {'greedy choice' if sampling.greedy else 'temperature, top-k and top-p'}; "
                f"{kept} token(s) could be drawn.")  # fmt: skip
 

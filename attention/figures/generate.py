@@ -36,7 +36,7 @@ def triangle(gen, layer, head, upto, present=False):  # -> go.Figure: the causal
     fig.update_xaxes(type="category", tickangle=-45, title=dict(text="key (an earlier token)"), **ticks(labels))
     fig.update_yaxes(type="category", autorange="reversed", title=dict(text="query (the token read)"), **ticks(labels))
     fig.update_layout(title=dict(text=f"Layer {layer}, head {head}: row {current} is step {upto}'s newest token"))
-    return theme(fig, present, height=max(320, 22 * len(labels) + 140))
+    return theme(fig, present, height=min(900, max(320, 22 * len(labels) + 140)))
 
 
 def next_token_bars(step, title="", present=False):  # Step -> go.Figure: top-20 before and after, the choice marked
