@@ -33,6 +33,8 @@ if sizes is not None and not sizes[-1]:
     page.halt()
 
 st.markdown(f"**Prompt** (the sidebar's sentence): {page.md_escape(settings.text)}")
+st.caption("The model generates with its own attention: the sidebar's attention temperature and similarity do not "
+           "apply here. The sampling temperature below reshapes the next-token probabilities instead.")  # fmt: skip
 c1, c2, c3 = st.columns([2, 2, 3])
 with c1:
     n_new = page.url_choice("New tokens", list(range(1, MAX_NEW + 1)), key="new", default=16, widget=st.select_slider)
