@@ -101,8 +101,8 @@ def markdown(r, targets):  # the generate section -> lines; appends (target, mea
     for name, rows in r["models"].items():
         for row in rows:
             lines.append(f"| {name} | {row['n_prompt']} | {row['ours_tok_s']} | {row['transformers_tok_s']} | "
-                         f"{row['ratio']}x | {'yes' if row['same_ids'] else 'no'} | {row.get('no_cache_tok_s', '')} | "
-                         f"{row.get('cache_speedup', '')}x |")  # fmt: skip
+                         f"{row['ratio']}x | {'yes' if row['same_ids'] else 'no'} | {row.get('no_cache_tok_s', '—')} | "
+                         f"{str(row['cache_speedup']) + 'x' if 'cache_speedup' in row else '—'} |")  # fmt: skip
             targets.append((f"generation ≥ {TARGET_RATIO}x transformers' tokens/s, {name}, {row['n_prompt']}-token "
                             "prompt", f"{row['ratio']}x", row["ratio"] >= TARGET_RATIO))  # fmt: skip
     return lines + [""]

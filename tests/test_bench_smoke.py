@@ -146,3 +146,17 @@ def test_llama_flops_count_every_matmul():
     n, vocab = 3, 10
     by_hand = 2 * n * 4 * (2 + 1 + 1) * 2 + 2 * n * 4 * 4 + 2 * 2 * n * n * 4 + 2 * n * 4 * 3 * 8 + 2 * n * 4 * vocab
     assert llama.flops(Config, vocab, n) == by_hand
+
+
+def test_generation_section_states_its_ratio_targets():
+    rows = [dict(n_prompt=16, new=32, ours_tok_s=30.0, transformers_tok_s=12.0, ratio=2.5, same_ids=True,
+                 no_cache_tok_s=1.5, cache_speedup=20.0),
+            dict(n_prompt=256, new=32, ours_tok_s=2.0, transformers_tok_s=4.0, ratio=0.5, same_ids=False)]  # fmt: skip
+    md = report.markdown(dict(started="now", quick=False, machine=dict(cpus=2, processor="x", python="3",
+                                                                       load_before=[1, 1, 1]),
+                              generate=dict(torch_threads=2, models={"gpt2 small": rows})))  # fmt: skip
+    targets = md.split("## Targets")[1].split("##")[0]
+    assert "gpt2 small, 16-token prompt | 2.5x | **met**" in targets
+    assert "gpt2 small, 256-token prompt | 0.5x | **missed**" in targets
+    assert "| gpt2 small | 16 | 30.0 | 12.0 | 2.5x | yes | 1.5 | 20.0x |" in md
+    assert "| gpt2 small | 256 | 2.0 | 4.0 | 0.5x | no | — | — |" in md
