@@ -9,7 +9,7 @@ import inspect
 import sys
 from pathlib import Path
 
-from . import export, registry, subcommands
+from . import export, generate_cli, registry, subcommands
 from .core import SIMILARITIES, check_temperature
 from .train import cli as train_cli
 
@@ -188,6 +188,7 @@ def build_parser():  # -> argparse.ArgumentParser
         description="List the models and whether each is available offline.",
     )
     train_cli.add_parser(commands)
+    generate_cli.add_parser(commands)
     subcommands.register(commands)  # dashboard, figure, ...: see attention/subcommands.py
     return parser
 
@@ -257,7 +258,12 @@ def main(argv=None):  # -> exit status
     argv, extra = subcommands.split_passthrough(sys.argv[1:] if argv is None else list(argv))
     args = build_parser().parse_args(argv)
     args.extra = extra  # `attention dashboard --server.port 8502`: Streamlit's options, unparsed
-    builtin = {"export": export_command, "models": models_command, "train": train_cli.command}
+    builtin = {
+        "export": export_command,
+        "models": models_command,
+        "train": train_cli.command,
+        "generate": generate_cli.command,
+    }
     command = getattr(args, "handler", None) or builtin[args.command]
     try:
         return command(args)

@@ -39,6 +39,10 @@ def markdown(r):  # the dict bench.run.main builds -> str
         from bench import llama
 
         lines += llama.markdown(r["llama"], targets)
+    if r.get("generate"):
+        from bench import generate
+
+        lines += generate.markdown(r["generate"], targets)
     if "browser" in r:
         lines += browser_md(r["browser"], targets)
     if "long" in r:

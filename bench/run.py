@@ -1,7 +1,7 @@
-"""The benchmark suite in one command: backend, llama (SmolLM2 shapes), browser (dashboard vs the floor app), long
-inputs, a lecture hall, training speed (ours vs torch).
+"""The benchmark suite in one command: backend, llama (SmolLM2 shapes), generate (KV cache), browser (dashboard vs
+the floor app), long inputs, a lecture hall, training speed (ours vs torch).
 
-    python -m bench.run [--quick] [--only backend,llama,browser,long,hall,train] [--crowd 300] [--repeats N]
+    python -m bench.run [--quick] [--only backend,llama,generate,browser,long,hall,train] [--crowd 300] [--repeats N]
     python -m bench.run --only concurrency [--sessions 30]     # the retired 30-browser crowd
 
 Writes bench/reports/report.md (every number against its target) and bench/reports/report.json.
@@ -20,8 +20,8 @@ from bench import report
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "bench" / "reports"
-SECTIONS = ("backend", "llama", "browser", "long", "concurrency", "hall", "train")
-DEFAULT = ("backend", "llama", "browser", "long", "hall", "train")  # the 30-browser crowd (concurrency) is retired
+SECTIONS = ("backend", "llama", "generate", "browser", "long", "concurrency", "hall", "train")
+DEFAULT = ("backend", "llama", "generate", "browser", "long", "hall", "train")  # the 30-browser crowd is retired
 
 
 def cpu_model():  # -> str: the CPU's name and widest SIMD (runs on different machines differ by more than noise)
@@ -44,6 +44,10 @@ def run_section(name, quick, sessions, repeats=None, hall_crowd=300):  # -> dict
         from bench import llama
 
         return llama.main(quick, repeats=repeats)
+    if name == "generate":
+        from bench import generate
+
+        return generate.main(quick, repeats=repeats)
     if name == "browser":
         from bench import browser
 

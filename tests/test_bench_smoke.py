@@ -257,3 +257,17 @@ def test_report_states_the_hall_targets_and_misses():
     assert "300 viewers within 60 s: zero errors | 0 | **met**" in targets
     assert "p95 to the last chart ≤ 10 s | 11,450 ms | **missed**" in targets
     assert "600 viewers per minute on 2 cores" in md and "30 CPU-s" in md
+
+
+def test_generation_section_states_its_ratio_targets():
+    rows = [dict(n_prompt=16, new=32, ours_tok_s=30.0, transformers_tok_s=12.0, ratio=2.5, same_ids=True,
+                 no_cache_tok_s=1.5, cache_speedup=20.0),
+            dict(n_prompt=256, new=32, ours_tok_s=2.0, transformers_tok_s=4.0, ratio=0.5, same_ids=False)]  # fmt: skip
+    md = report.markdown(dict(started="now", quick=False, machine=dict(cpus=2, processor="x", python="3",
+                                                                       load_before=[1, 1, 1]),
+                              generate=dict(torch_threads=2, models={"gpt2 small": rows})))  # fmt: skip
+    targets = md.split("## Targets")[1].split("##")[0]
+    assert "gpt2 small, 16-token prompt | 2.5x | **met**" in targets
+    assert "gpt2 small, 256-token prompt | 0.5x | **missed**" in targets
+    assert "| gpt2 small | 16 | 30.0 | 12.0 | 2.5x | yes | 1.5 | 20.0x |" in md
+    assert "| gpt2 small | 256 | 2.0 | 4.0 | 0.5x | no | — | — |" in md

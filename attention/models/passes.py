@@ -88,16 +88,18 @@ def layers(ckpt, ids, type_ids, temperature, similarity, head_mask, keep_inputs,
     return out | ({"inputs": inputs} if keep_inputs else {})
 
 
-def step(ckpt, ids_new, cache=None, offset=0):  # [n_new] int -> (hidden [n_new, d_model] final-normed, cache)
+def step(ckpt, ids_new, cache=None, offset=0, return_weights=False):  # [n_new] int -> (hidden, cache[, weights])
     """Run new tokens at positions offset.. against cached keys/values: cache[i] = (k, v), each
-    [n_kv_head, n_past, d_head] (k after RoPE), or None to start. Row r sees the past and new rows 0..r."""
+    [n_kv_head, n_past, d_head] (k after RoPE), or None to start. Row r sees the past and new rows 0..r.
+    Returns the final-normed hidden [n_new, d_model], the cache, and with return_weights the new rows' attention
+    weights [n_layer, n_head, n_new, n_past + n_new]."""
     c, w, fam = ckpt.config, ckpt.weights, family(ckpt.config.arch)
     if not c.causal:
         raise ValueError(f"{c.arch} is an encoder: every token sees every other, so there is no incremental pass")
     ids_new = np.asarray(ids_new)
     positions = offset + np.arange(len(ids_new))
     x = fam.embed(ids_new, None, w, c, positions)
-    group, new_cache = c.n_head // c.n_kv_head, []
+    group, new_cache, rows = c.n_head // c.n_kv_head, [], []
     for i, layer in enumerate(w["layers"]):
         q, k, v = fam.qkv_rows(fam.attn_input(x, layer, c), layer, c, positions, w)
         if cache is not None:
@@ -105,9 +107,11 @@ def step(ckpt, ids_new, cache=None, offset=0):  # [n_new] int -> (hidden [n_new,
         new_cache.append((np.ascontiguousarray(k), np.ascontiguousarray(v)))
         mask = np.arange(k.shape[1])[None, :] <= positions[:, None]  # [n_new, n_past + n_new]
         weights = attention_weights(q, np.repeat(k, group, axis=0), mask)
+        rows.append(weights)
         attn = linear(merge_heads(weights @ np.repeat(v, group, axis=0)), *layer["o"])
         x = fam.after_attention(x, attn, layer, c)
-    return fam.final_norm(x, w, c), new_cache
+    hidden = fam.final_norm(x, w, c)
+    return (hidden, new_cache, np.stack(rows).astype(np.float32, copy=False)) if return_weights else (hidden, new_cache)
 
 
 def layer_trace(ckpt, ids, layer, type_ids=None):  # -> {step: array}: one layer's norms and MLP, real numbers
