@@ -34,6 +34,12 @@ def add_parser(commands):  # argparse subparsers -> the `train` parser
         default=TINY["induction_share"],
         help=f"share of sequences holding a repeated random run (default: {TINY['induction_share']})",
     )
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="draw every step's sequences anew (seeded by seed and step) instead of from the fixed corpus of "
+        f"{d.n_sequences} sequences, so repeated runs must be copied from context, not memorised",
+    )
     p.add_argument("--threads", type=int, default=d.threads, help=f"BLAS threads (default: {d.threads})")
     p.add_argument("--no-scale", action="store_true", help="do not divide QKᵀ by √d_head (transformers loads it; "
                    "this dashboard's loader refuses it)")  # fmt: skip
@@ -60,6 +66,7 @@ def command(args):  # -> exit status
         lr=args.lr,
         induction_share=args.induction_share,
         threads=args.threads,
+        fresh=args.fresh,
     ).check()
     start = time.perf_counter()
 
