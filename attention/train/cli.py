@@ -8,7 +8,9 @@ import time
 
 from .loop import Settings
 
-TINY = dict(steps=4000, seed=0, n_seq=32, batch=16, lr=1e-2, induction_share=0.3)  # the shipped model's settings
+TINY = dict(
+    steps=4000, seed=0, n_seq=32, batch=16, lr=1e-2, induction_share=0.5, fresh=True
+)  # the shipped model's settings
 
 
 def add_parser(commands):  # argparse subparsers -> the `train` parser
@@ -35,10 +37,10 @@ def add_parser(commands):  # argparse subparsers -> the `train` parser
         help=f"share of sequences holding a repeated random run (default: {TINY['induction_share']})",
     )
     p.add_argument(
-        "--fresh",
+        "--fixed-corpus",
         action="store_true",
-        help="draw every step's sequences anew (seeded by seed and step) instead of from the fixed corpus of "
-        f"{d.n_sequences} sequences, so repeated runs must be copied from context, not memorised",
+        help=f"draw batches from a fixed corpus of {d.n_sequences} sequences instead of fresh ones every step (seeded "
+        "by seed and step; the default): repeated runs seen again can be memorised instead of copied from context",
     )
     p.add_argument("--threads", type=int, default=d.threads, help=f"BLAS threads (default: {d.threads})")
     p.add_argument("--no-scale", action="store_true", help="do not divide QKᵀ by √d_head (transformers loads it; "
@@ -66,7 +68,7 @@ def command(args):  # -> exit status
         lr=args.lr,
         induction_share=args.induction_share,
         threads=args.threads,
-        fresh=args.fresh,
+        fresh=TINY["fresh"] and not args.fixed_corpus,
     ).check()
     start = time.perf_counter()
 
