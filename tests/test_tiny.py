@@ -10,17 +10,15 @@ from attention.train import corpus
 from attention.train.model import Config, forward
 
 TINY = checkpoint.SHIPPED["tiny"]
-# Issue 18's learning targets that the shipped tiny (6,000 fresh-batch steps, see README) misses:
+# Issue 18's learning targets that the shipped tiny (8,000 fresh-batch steps, see README) misses:
 # strict, so a retrained tiny that meets one turns its xfail into a failure and the marker must go.
 MISSED = pytest.mark.xfail(strict=True, reason="issue 18 target not reached by the shipped tiny; see README (tiny)")
 MISSED_SENSES = {
     ("apple", "technology"),
     ("bank", "river"),
-    ("python", "animal"),
+    ("spring", "water"),
     ("crane", "construction"),
-    ("jaguar", "animal"),
-    ("jaguar", "car"),
-    ("bark", "tree"),
+    ("cold", "illness"),
 }
 
 
@@ -72,7 +70,6 @@ def repeated():  # 64 sequences <bos> R R of 10 random vocabulary words, drawn a
     return corpus.repeated_runs(seed=12345, n_sequences=64, length=10)
 
 
-@MISSED  # measured: 88 % top-1
 def test_copies_the_second_half_from_context(tiny, repeated):
     length = 10
     logits = logits_of(tiny, repeated)
