@@ -134,7 +134,7 @@ def fits_a_template(words):  # -> bool: the words lie inside some sentence templ
 
 
 def test_prompts_cover_every_sense_and_are_not_in_the_corpus():
-    """Not in the shipped tiny's corpus, and not in any corpus the trainer can draw (Settings.fresh): no prompt fits a
+    """Not in the fixed corpus (--fixed-corpus), nor in any sequence the trainer draws fresh (the shipped tiny): none fits a
     sentence template (a sentence ends with "." and a prompt holds none, so it would have to lie inside one); the
     other sequences are runs of distinct random words, and one spelling a 9-word prompt has a chance of ~1000^-9."""
     from attention.vocab import AMBIGUOUS
