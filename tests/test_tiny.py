@@ -10,16 +10,14 @@ from attention.train import corpus
 from attention.train.model import Config, forward
 
 TINY = checkpoint.SHIPPED["tiny"]
-# Issue 18's learning targets that the shipped tiny (4,000 steps, 733 s on the contended 2-CPU machine) misses:
+# Issue 18's learning targets that the shipped tiny (8,000 fresh-batch steps, see README) misses:
 # strict, so a retrained tiny that meets one turns its xfail into a failure and the marker must go.
 MISSED = pytest.mark.xfail(strict=True, reason="issue 18 target not reached by the shipped tiny; see README (tiny)")
 MISSED_SENSES = {
-    ("bat", "animal"),
-    ("mouse", "animal"),
-    ("mouse", "technology"),
-    ("python", "animal"),
+    ("apple", "technology"),
+    ("bank", "river"),
+    ("spring", "water"),
     ("crane", "construction"),
-    ("jaguar", "animal"),
     ("cold", "illness"),
 }
 
@@ -72,7 +70,6 @@ def repeated():  # 64 sequences <bos> R R of 10 random vocabulary words, drawn a
     return corpus.repeated_runs(seed=12345, n_sequences=64, length=10)
 
 
-@MISSED  # measured: 10 % top-1
 def test_copies_the_second_half_from_context(tiny, repeated):
     length = 10
     logits = logits_of(tiny, repeated)
@@ -81,7 +78,6 @@ def test_copies_the_second_half_from_context(tiny, repeated):
     assert accuracy >= 0.9
 
 
-@MISSED  # measured: best head 0.11
 def test_one_head_is_an_induction_head(repeated):
     length, names = 10, list(corpus.vocabulary())
     scores = []
@@ -126,13 +122,29 @@ def sense_words(sense):  # -> set of topic words of the sense's lecture axes
     return {w for axis in corpus.sense_axes(sense) for w in corpus.topic_words()[axis]}
 
 
+def fits_a_template(words):  # -> bool: the words lie inside some sentence template, {t} and {a} matching any word
+    topic = {w for ws in corpus.topic_words().values() for w in ws}
+    slot = {"{t}": topic, "{a}": set(corpus.AMBIGUOUS)}
+    for template in (t.split() for t in corpus.TOPIC_TEMPLATES + corpus.SENSE_TEMPLATES):
+        for start in range(len(template) - len(words) + 1):
+            window = template[start : start + len(words)]
+            if all(w in slot.get(t, {t}) for t, w in zip(window, words, strict=True)):
+                return True
+    return False
+
+
 def test_prompts_cover_every_sense_and_are_not_in_the_corpus():
+    """Not in the fixed corpus (--fixed-corpus), nor in any sequence the trainer draws fresh (the shipped tiny): none fits a
+    sentence template (a sentence ends with "." and a prompt holds none, so it would have to lie inside one); the
+    other sequences are runs of distinct random words, and one spelling a 9-word prompt has a chance of ~1000^-9."""
     from attention.vocab import AMBIGUOUS
 
     assert {(w, s) for w, s, _ in PROMPTS} == {(w, s) for w, senses in AMBIGUOUS.items() for s in senses}
+    assert fits_a_template("the dog and the apple near the".split())  # the check finds a sentence's words
     text = " " + " ".join(corpus.decode(row) for row in corpus.corpus(0, 4000, 33, 0.3)) + " "
     for _, _, prompt in PROMPTS:
         assert f" {prompt} " not in text
+        assert "." not in prompt and not fits_a_template(prompt.split()), prompt
         assert all(w in corpus.vocabulary() for w in prompt.split())
 
 

@@ -103,3 +103,17 @@ def test_stop_early_and_bad_settings_say_what_to_do():
         Settings(n_layer=3).check()
     with pytest.raises(ValueError, match="lr must be a number"):
         Settings(lr=float("nan")).check()
+
+
+def test_fresh_batches_come_from_seed_and_step():
+    from attention.train import corpus
+
+    a, b = corpus.batch_at(0, 7, 6, 33, 0.5), corpus.batch_at(0, 7, 6, 33, 0.5)
+    np.testing.assert_array_equal(a, b)  # the same (seed, step): the same sequences
+    assert a.shape == (6, 33) and (a[:, 0] == corpus.vocabulary()["<bos>"]).all()
+    for other in (corpus.batch_at(0, 8, 6, 33, 0.5), corpus.batch_at(1, 7, 6, 33, 0.5)):
+        assert (other != a).any()  # another step or seed: other sequences, never the same ones again
+    fixed = Settings(steps=3, n_seq=16, batch=4, d_model=16, n_head=2, n_sequences=50, fresh=False)
+    assert not np.allclose(train(fixed).losses, train(Settings(**{**fixed.__dict__, "fresh": True})).losses)
+    with pytest.raises(ValueError, match="fresh must be True or False"):
+        Settings(fresh="yes").check()

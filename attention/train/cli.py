@@ -1,6 +1,6 @@
 """`python -m attention train --out DIR ...`: train the tiny GPT-2 and save it as a checkpoint folder.
 
-python -m attention train --out attention/tiny --steps 4000 --seed 0   # reproduces the shipped `tiny`
+python -m attention train --out attention/tiny --steps 8000 --seed 0   # reproduces the shipped `tiny`
 """
 
 import sys
@@ -8,7 +8,9 @@ import time
 
 from .loop import Settings
 
-TINY = dict(steps=4000, seed=0, n_seq=32, batch=16, lr=1e-2, induction_share=0.3)  # the shipped model's settings
+TINY = dict(
+    steps=8000, seed=0, n_seq=32, batch=16, lr=1e-2, induction_share=0.5, fresh=True
+)  # the shipped model's settings
 
 
 def add_parser(commands):  # argparse subparsers -> the `train` parser
@@ -33,6 +35,12 @@ def add_parser(commands):  # argparse subparsers -> the `train` parser
         type=float,
         default=TINY["induction_share"],
         help=f"share of sequences holding a repeated random run (default: {TINY['induction_share']})",
+    )
+    p.add_argument(
+        "--fixed-corpus",
+        action="store_true",
+        help=f"draw batches from a fixed corpus of {d.n_sequences} sequences instead of fresh ones every step (seeded "
+        "by seed and step; the default): repeated runs seen again can be memorised instead of copied from context",
     )
     p.add_argument("--threads", type=int, default=d.threads, help=f"BLAS threads (default: {d.threads})")
     p.add_argument("--no-scale", action="store_true", help="do not divide QKᵀ by √d_head (transformers loads it; "
@@ -60,6 +68,7 @@ def command(args):  # -> exit status
         lr=args.lr,
         induction_share=args.induction_share,
         threads=args.threads,
+        fresh=TINY["fresh"] and not args.fixed_corpus,
     ).check()
     start = time.perf_counter()
 

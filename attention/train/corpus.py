@@ -153,6 +153,13 @@ def corpus(seed, n_sequences, n_tokens, induction_share=INDUCTION_SHARE):  # -> 
     return out
 
 
+def batch_at(seed, step, n_batch, n_tokens, induction_share=INDUCTION_SHARE):  # -> [n_batch, n_tokens] int64
+    """Step `step`'s own fresh sequences, from a Generator seeded by (seed, step): no sequence is seen twice, so a
+    repeated run cannot be memorised and must be copied from context; the same seed gives the same batches."""
+    sampler = Sampler(np.random.default_rng([seed, step]))
+    return np.stack([sampler.sequence(n_tokens, induction_share) for _ in range(n_batch)])
+
+
 def decode(ids):  # [n] int -> str: the words, space-separated
     names = list(vocabulary())
     return " ".join(names[int(i)] for i in ids)

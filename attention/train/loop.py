@@ -37,9 +37,10 @@ class Settings:
     warmup: int = 100  # steps of linear warm-up
     weight_decay: float = 0.1
     clip: float = 1.0  # global gradient-norm limit
-    n_sequences: int = 4000  # size of the generated corpus
+    n_sequences: int = 4000  # size of the generated corpus (the unigram baseline's sample; the batches if not fresh)
     induction_share: float = corpus.INDUCTION_SHARE  # of the sequences: a random run, repeated
     threads: int = 1  # BLAS threads (on a busy machine, more threads spin and wait)
+    fresh: bool = False  # draw every step's sequences anew (seeded by seed and step): no run can be memorised
 
     def check(self):  # -> self, or ValueError naming the setting and a value to try
         def whole(name, low, high, hint):
@@ -67,8 +68,9 @@ class Settings:
         number("clip", 1e-3, 1e3, "try 1.0")
         number("induction_share", 0.0, 1.0, "try 0.1")
         whole("threads", 1, 64, "try 1, or the number of free cores")
-        if not isinstance(self.scale, (bool, np.bool_)):
-            raise ValueError(f"scale must be True or False (got {self.scale!r})")
+        for name in ("scale", "fresh"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False (got {getattr(self, name)!r})")
         if self.d_model % self.n_head:
             fits = [h for h in (1, 2, 4, 8, 16) if self.d_model % h == 0]
             raise ValueError(
@@ -97,12 +99,14 @@ class TrainResult:
     copy_accuracy: np.ndarray  # [n_snap] top-1 accuracy on the second half of repeated random runs
     unigram_loss: float  # the loss of always predicting the corpus's word frequencies
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # CPU time the run took: about its wall time on an idle machine (one thread)
     stopped: bool = False  # should_stop() ended the run early; the arrays cover the steps done
     notes: list[str] = field(default_factory=list)
 
     def save(self, path):  # -> Path: config.json + model.safetensors + tokenizer.json (+ training.json)
         summary = dict(
             seconds=round(self.seconds, 1),
+            cpu_seconds=round(self.cpu_seconds, 1),
             machine=f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end",
             final_loss=round(float(self.losses[-50:].mean()), 4),
             unigram_loss=round(self.unigram_loss, 4),
@@ -186,13 +190,16 @@ def run(settings=None, progress=None, snapshot_every=50, probe_text=None, should
     def snapshot(step):
         snaps.append((step, *evaluate(params, c, probe_ids, runs, length)))
 
-    start, stopped = time.perf_counter(), False
+    start, cpu_start, stopped = time.perf_counter(), time.process_time(), False
     snapshot(0)
     for step in range(s.steps):
         if should_stop is not None and should_stop():
             stopped = True
             break
-        batch = data[batches.integers(0, len(data), s.batch)]
+        if s.fresh:
+            batch = corpus.batch_at(s.seed, step, s.batch, s.n_seq + 1, s.induction_share)
+        else:
+            batch = data[batches.integers(0, len(data), s.batch)]
         loss, grads, cache = loss_and_grads(params, batch[:, :-1], batch[:, 1:], c)
         qk_norms.append(qk_gradient_norms(grads, c))
         saturation.append(attention_weights(cache)[..., 1:, :].max(-1).mean(axis=(1, 2, 3)))
@@ -220,6 +227,7 @@ def run(settings=None, progress=None, snapshot_every=50, probe_text=None, should
         copy_accuracy=np.array(accuracy),
         unigram_loss=unigram_loss(data),
         seconds=time.perf_counter() - start,
+        cpu_seconds=time.process_time() - cpu_start,
         stopped=stopped,
     )
 
