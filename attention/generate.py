@@ -166,11 +166,14 @@ def generate(ckpt, prompt, max_new_tokens, sampling=Sampling(), use_cache=True, 
     c, fam, text = ckpt.config, family(ckpt.config.arch), token_text(ckpt.tokenizer)
     ids, tokens = prompt_ids(ckpt, prompt)
     rng, eos = None if sampling.greedy else np.random.default_rng(sampling.seed), eos_ids(ckpt)
-    if use_cache:
-        hidden, cache, rows = step(ckpt, ids, return_weights=True)
-    else:
-        out = forward(ckpt, ids)
-        hidden, rows = out["hidden"][-1], out["weights"]
+    out = forward(ckpt, ids)  # the prompt in one pass (threaded from PARALLEL_FROM tokens), cached or not
+    hidden, rows = out["hidden"][-1], out["weights"]
+    if use_cache:  # the prompt's keys (after RoPE) and values start the cache, one per KV head
+        group = c.n_head // c.n_kv_head  # query head h reads KV head h // group, so every group-th is each KV head
+        cache = [
+            (np.ascontiguousarray(k[::group]), np.ascontiguousarray(v[::group]))
+            for k, v in zip(out["keys"], out["values"], strict=True)
+        ]
     gen = Generation(
         ckpt.name, ids, tokens, rows, sampling=sampling, shape=(c.n_layer, c.n_head, c.n_kv_head, c.d_head)
     )
