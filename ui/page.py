@@ -250,18 +250,24 @@ def state_downloads(run, name="attention-run", settings=None):
         )
 
 
+def seed_from_link(key, parse):  # parse(raw) -> (value, notice | None); sets st.session_state[key]
+    """On the session's first run, the link's value for a page's own `key` (checked by `parse`) becomes the
+    widget's state; a bad value falls back with a notice."""
+    raw = sidebar.seed_once(key)
+    if raw is not None:
+        value, notice = parse(raw)
+        if notice:
+            sidebar.add_notice(notice)
+        st.session_state[key] = value
+
+
 def url_choice(label, options, key, default=None, widget=None, **kwargs):  # -> the chosen option
     """A page control whose value lives in the link under `key`: read (and validated) from the link the first
     time, then written back by ui.sidebar.finish. `widget` is st.selectbox (default), st.radio,
     st.segmented_control, st.select_slider, ...; extra kwargs go to it."""
     options = list(options)
     default = options[0] if default is None or default not in options else default
-    raw = sidebar.seed_once(key)
-    if raw is not None:
-        value, notice = params.parse_choice_param(key, raw, options, default)
-        if notice:
-            sidebar.add_notice(notice)
-        st.session_state[key] = value
+    seed_from_link(key, lambda raw: params.parse_choice_param(key, raw, options, default))
     if st.session_state.get(key) not in options:  # first visit, or the options changed under it
         st.session_state[key] = default
     value = (widget or st.selectbox)(label, options, key=key, **kwargs)

@@ -116,13 +116,8 @@ def watch(job, key, present=False, unigram=None):
 def linked(key, default, parser):  # -> the widget state for `key`, seeded from the link on the session's first run
     """A /train control whose value lives in the link: read (validated by `parser`, a ui.params parser) the first
     time; a bad value falls back to the default with a notice. Call sidebar.claim after the widget."""
-    from ui import params, sidebar
+    from ui import page, params
 
-    raw = sidebar.seed_once(key)
-    if raw is not None:
-        value, notice = params.parse_value(key, raw, parser, default)
-        if notice:
-            sidebar.add_notice(notice)
-        st.session_state[key] = value
+    page.seed_from_link(key, lambda raw: params.parse_value(key, raw, parser, default))
     st.session_state.setdefault(key, default)
     return st.session_state[key]
