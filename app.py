@@ -45,6 +45,7 @@ SECTIONS = {  # section -> [(file, title, icon, url path)]
     ],
 }
 PAGES = [entry for entries in SECTIONS.values() for entry in entries]
+OWN_CONTROLS = {"train"}  # url paths of pages whose settings are all on the page: the sidebar keeps only its frame
 
 
 def navigation_pages():  # -> {section: [st.Page]}: a page still being written is left out, not a crash
@@ -61,7 +62,8 @@ def navigation_pages():  # -> {section: [st.Page]}: a page still being written i
 
 st.set_page_config(page_title="Attention, visible", page_icon="👁️", layout="wide")  # emoji: no icon CDN
 page = st.navigation(navigation_pages())
-settings = sidebar.prepare()  # from the link and the widgets' state: no widget is drawn yet
+shared = page.url_path not in OWN_CONTROLS
+settings = sidebar.prepare(shared)  # from the link and the widgets' state: no widget is drawn yet
 st.set_page_config(initial_sidebar_state="collapsed" if settings.present else "expanded")
 if settings.present:
     st.html(PRESENT_CSS)
@@ -70,6 +72,6 @@ try:
 except Halt:
     pass  # the page stopped early and said why (a bad sentence, a model to download)
 finally:
-    sidebar.draw()  # the controls stay, so the user can mend what stopped the page
+    sidebar.draw(shared)  # the controls stay, so the user can mend what stopped the page
     image_format_control()  # PNG or SVG from every chart's camera
 sidebar.finish()

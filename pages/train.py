@@ -55,15 +55,18 @@ except ValueError as err:
 # ---------------------------------------------------------------- train, or join the same training
 job = train_cache.job(settings, probe)
 status = job.status()
-st.button("Train", type="primary", icon=":material/model_training:", disabled=status.state == DONE or status.busy,
+st.button("Train", type="primary", icon=":material/model_training:", disabled=not train_cache.may_press(job, status),
           on_click=train_cache.press, args=(job,))  # fmt: skip
 if train_cache.refused(job):
     other = train_cache.busy_elsewhere(job)
     st.warning(f"Your other training is still running (step {other.step} of {other.steps}). One training per "
                "session at a time: wait for it to finish, then press Train again.", icon="⏳")  # fmt: skip
 if status.busy:
-    train_cache.request(job)  # another session started these settings: watch the same training
+    train_cache.follow(job)  # another session started these settings: watch the same training
 status = job.status()
+if note := train_cache.stopped_text(job, status):
+    st.info(note, icon=":material/stop_circle:")
+    page.halt()
 if status.busy:
     train_cache.watch(job, "train", view.present)
     page.halt()
@@ -124,14 +127,16 @@ st.markdown(f"At d_model {with_s.d_model} and one head, d_head = {with_s.d_model
             "data, only the scaling differs.")  # fmt: skip
 pair = train_cache.comparison(settings, probe)
 pair_status = pair.status()
-st.button("Train both", icon=":material/compare_arrows:", disabled=pair_status.state == DONE or pair_status.busy,
+st.button("Train both", icon=":material/compare_arrows:", disabled=not train_cache.may_press(pair, pair_status),
           on_click=train_cache.press, args=(pair,))  # fmt: skip
 if train_cache.refused(pair):
     st.warning("Your other training is still running: one per session at a time.", icon="⏳")
 if pair_status.busy:
-    train_cache.request(pair)
+    train_cache.follow(pair)
 pair_status = pair.status()
-if pair_status.busy:
+if note := train_cache.stopped_text(pair, pair_status, "comparison"):
+    st.info(note, icon=":material/stop_circle:")
+elif pair_status.busy:
     train_cache.watch(pair, "train-compare", view.present)
 elif pair_status.state == FAILED:
     st.error(f"The comparison failed: {page.md_escape(pair_status.error)}. Press the button to try again.")

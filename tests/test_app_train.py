@@ -124,3 +124,55 @@ def test_past_the_server_limit_a_training_waits_and_the_page_says_so():
     assert job.wait(240) and all(h.wait(10) for h in holders)
     at.run()
     assert not at.exception and any(h.value == "Watch attention being learned" for h in at.subheader)
+
+
+def test_stop_ends_a_training_and_train_starts_it_again():
+    at = app(LINK | {"train_steps": "1500", "train_seed": "13"})
+    next(b for b in at.button if b.label == "Train").click().run()
+    job = train_cache._job(astuple(Settings(steps=1500, seed=13, n_head=2, n_layer=1)), PROBE)
+    try:
+        assert job.status().busy and job.status().watchers == 1
+        next(b for b in at.button if b.label == "Stop").click().run()
+        assert job.wait(120) and job.status().stopped
+        at.run()
+        assert not at.exception, at.exception
+        assert any("was stopped at step" in i.value for i in at.info), [i.value for i in at.info]
+        assert not next(b for b in at.button if b.label == "Train").disabled
+    finally:
+        job.cancel()
+        job.wait(120)
+
+
+def test_stopping_a_shared_training_leaves_it_running_for_the_others():
+    link = LINK | {"train_steps": "1500", "train_seed": "14"}
+    first, second = app(link), app(link)
+    next(b for b in first.button if b.label == "Train").click().run()
+    job = train_cache._job(astuple(Settings(steps=1500, seed=14, n_head=2, n_layer=1)), PROBE)
+    try:
+        second.run()  # the second viewer follows the same training
+        assert job.status().watchers == 2
+        next(b for b in second.button if b.label == "Stop").click().run()
+        assert job.status().busy and job.status().watchers == 1  # the first viewer still wants it
+        second.run()
+        assert any("1 other viewer of this link still want" in i.value for i in second.info)
+        assert not next(b for b in second.button if b.label == "Train").disabled  # it may watch again
+    finally:
+        job.cancel()
+        job.wait(120)
+
+
+def test_the_sidebar_on_train_keeps_the_other_pages_settings_without_drawing_them():
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.query_params.update({"text": "the bank by the river", "model": "tiny"})
+    at.run()
+    assert at.text_area(key="sb_text").value == "the bank by the river"
+    at.switch_page("pages/train.py").run()
+    assert not at.exception, at.exception
+    labels = {w.label for w in at.sidebar.text_area} | {w.label for w in at.sidebar.selectbox}
+    assert not labels and [t.label for t in at.sidebar.toggle] == ["Presentation mode"]
+    assert any("settings are on the page" in c.value for c in at.sidebar.caption)
+    assert at.query_params["text"] == "the bank by the river"  # the link keeps the view's sentence
+    at.switch_page("pages/overview.py").run()
+    assert not at.exception, at.exception
+    assert at.text_area(key="sb_text").value == "the bank by the river"
+    assert at.selectbox(key="sb_model").value == "tiny"

@@ -98,3 +98,22 @@ def test_cancel_stops_the_run_and_the_untrained_model_is_step_zero_of_train():
     start = train(s.__class__(**{**vars(s), "steps": 1}), probe_text="the dog ate the apple")  # snapshot 0
     _, cache = forward(predict.initial_params(s), ids[None], s.config())
     np.testing.assert_allclose(attention_weights(cache)[:, 0], start.snapshots[0], atol=1e-6)
+
+
+def test_a_shared_training_stops_only_when_every_session_that_wants_it_has_left():
+    s = Settings(steps=1500, seed=6, n_layer=1, n_head=2, n_sequences=64)
+    job = Job(lambda progress, stop: train(s, progress, should_stop=stop), Gate(1))
+    alice, bob = object(), object()
+    job.join(alice).start()
+    job.join(bob).start()  # bob opened the same link: the same run, not a second one
+    wait_for(lambda: job.status().step >= 1, timeout=120)
+    assert job.status().watchers == 2 and job.leave(alice) == 1
+    time.sleep(0.2)
+    assert job.status().state == RUNNING and not job.cancelled  # bob still wants it
+    assert job.leave(bob) == 0
+    assert job.wait(120)
+    status = job.status()
+    assert status.state == DONE and status.stopped and job.result.stopped and status.step < 1500
+    job.join(bob).start()  # pressing Train again runs it from the start
+    wait_for(lambda: job.status().state == RUNNING, timeout=120)
+    assert not job.status().stopped and job.leave(bob) == 0 and job.wait(120)

@@ -117,18 +117,24 @@ def _value(name):
     return st.session_state.get(KEY(name), getattr(params.DEFAULTS, name))
 
 
-def prepare():  # -> Settings
+def prepare(shared=True):  # -> Settings
     """Read the link (first run) and the widgets' state into the Settings, before any widget is drawn.
     Widgets keep their values in st.session_state, so the page can run first and draw() come after it:
-    the charts then reach the browser before the sidebar's widgets do."""
+    the charts then reach the browser before the sidebar's widgets do.
+    shared=False: the page has controls of its own (/train); the shared ones are kept, not drawn, and no run of the
+    sidebar's sentence is computed for them."""
     _seed()
     st.session_state[_CLAIMED] = {}
     st.session_state[_SHARE] = None
     models, presets, heads = params.model_choices(), params.preset_choices(), params.n_head_choices()
     for name, choices in [("model", _all_models(models)), ("preset", presets), ("n_head", heads), ("similarity", None)]:
         _keep(name, choices)
-    for name in ("alpha", "steps", "causal", "hide_special", "layer", "head", "present"):
+    for name in ("alpha", "steps", "causal", "hide_special", "layer", "head", "present", "text", "temperature"):
         _keep(name)
+    st.session_state[KEY("example")] = st.session_state.get(KEY("example"), CUSTOM)
+    if not shared:  # the page does not read them: keep the values as they are, unchecked, for the other pages
+        settings = st.session_state[STATE] = _settings()
+        return settings
     n_layer, n_head = st.session_state[_DIMS] = _dims(_settings(layer=0, head=0))
     _clamp("layer", n_layer)
     _clamp("head", n_head)
@@ -139,8 +145,16 @@ def prepare():  # -> Settings
     return settings
 
 
-def draw():
-    """The shared controls, drawn once per run after the page (see prepare)."""
+def draw(shared=True):
+    """The shared controls, drawn once per run after the page (see prepare). shared=False: only presentation mode
+    and the share link, with a line that says where this page's controls are."""
+    if not shared:
+        with st.sidebar:
+            st.caption("This page's settings are on the page itself. The sentence, model and head of the other "
+                       "pages are kept for when you go back.")  # fmt: skip
+            st.toggle("Presentation mode", key=KEY("present"), help="bigger fonts and figures; controls collapsed")
+            st.session_state[_SHARE] = st.container()
+        return
     models, presets, heads = params.model_choices(), params.preset_choices(), params.n_head_choices()
     n_layer, n_head = st.session_state[_DIMS]
     with st.sidebar:

@@ -4,6 +4,7 @@ at most LIMIT at once on the server, one at a time per session; and the live vie
     job = train_cache.job(settings, probe)       # cached by settings: every session gets the same Job
     if train_cache.request(job): ...             # False: this session's other training is still running
     train_cache.watch(job, present)              # progress bar and loss curve, updated while it runs
+    train_cache.stop(job)                        # this session stops wanting it; the run ends when no one does
 """
 
 from dataclasses import astuple, replace
@@ -21,6 +22,8 @@ SNAPSHOT_EVERY = 50
 COMPARE = dict(d_model=64, n_head=1)  # d_head 64: large enough that unscaled scores saturate the softmax
 CURRENT = "train_job"  # st.session_state: the Job this session started or joined last
 REFUSED = "train_refused"  # st.session_state: the Job whose Train press was refused in this run
+LEFT = "train_left"  # st.session_state: {id(Job): sessions still wanting it} for the trainings this session stopped
+ME = "train_me"  # st.session_state: this session's token in Job.watchers
 
 
 @st.cache_resource(show_spinner=False)
@@ -61,11 +64,47 @@ def comparison(settings, probe):  # -> Job whose result is (TrainResult with √
     return _comparison(astuple(settings.check()), probe)
 
 
+def me():  # -> this session's token (an object kept in its session state)
+    return st.session_state.setdefault(ME, object())
+
+
 def request(job):  # -> bool: start (or join) `job` unless this session's other training still runs
     if not may_start(st.session_state.get(CURRENT), job):
         return False
-    st.session_state[CURRENT] = job.start()
+    st.session_state.setdefault(LEFT, {}).pop(id(job), None)
+    st.session_state[CURRENT] = job.join(me()).start()
     return True
+
+
+def may_press(job, status):  # -> bool: the Train button is live (not while watching it, nor once it is done)
+    if status.busy:
+        return left(job) is not None  # this session stopped watching: it may join again
+    return status.state != DONE or status.stopped
+
+
+def follow(job):  # -> bool: another session started `job`; watch it too, unless this session stopped it
+    return id(job) not in st.session_state.get(LEFT, {}) and request(job)
+
+
+def stop(job):  # on_click of Stop: this session no longer wants `job`; it stops when no other session does
+    st.session_state.setdefault(LEFT, {})[id(job)] = job.leave(me())
+    if st.session_state.get(CURRENT) is job:
+        del st.session_state[CURRENT]
+
+
+def left(job):  # -> int | None: sessions still wanting `job` when this one stopped it (None: it did not)
+    return st.session_state.get(LEFT, {}).get(id(job))
+
+
+def stopped_text(job, status, what="training"):  # -> str | None: what the page says about a stopped `job`
+    if status.stopped:
+        return (f"The {what} was stopped at step {status.step} of {status.steps}. Press the button to run it again "
+                "from the start (the same settings give the same run).")  # fmt: skip
+    others = left(job)
+    if others is not None and status.busy:
+        return (f"You stopped watching this {what}. {others} other viewer{'s' if others != 1 else ''} of this link "
+                "still want it, so it goes on; press the button to watch it again.")  # fmt: skip
+    return None
 
 
 def press(job):  # on_click of a Train button (a callback: it runs before the page, on the click's own rerun)
@@ -100,6 +139,11 @@ def watch(job, key, present=False, unigram=None):
     @st.fragment(run_every=0.5)
     def live():
         status = job.status()
+        if status.state in (DONE, FAILED) or left(job) is not None:  # ended, or this session pressed Stop
+            st.rerun()
+        if status.busy:
+            st.button("Stop", icon=":material/stop_circle:", key=f"{key}-stop", on_click=stop, args=(job,),
+                      help="stop this training; if other viewers of this link are watching it, it goes on for them")  # fmt: skip
         if status.state == WAITING:
             st.info(waiting_text(status), icon="⏳")
         else:
@@ -107,8 +151,6 @@ def watch(job, key, present=False, unigram=None):
             st.progress(status.step / max(status.steps, 1), text=f"step {status.step} of {status.steps}{last}")
             st.plotly_chart(loss_curve(status.losses, status.steps, unigram, present), key=f"{key}-live",
                             theme=None, width="stretch")  # fmt: skip
-        if status.state in (DONE, FAILED):
-            st.rerun()
 
     live()
 

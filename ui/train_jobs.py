@@ -5,6 +5,7 @@ Pure Python (threading, no Streamlit), so the limits can be tested with plain th
     job = Job(lambda progress, should_stop: train(s, progress, should_stop=should_stop), gate).start()
     job.status()                         # -> Status(state, step, steps, losses, waiting_ahead)
 A second session with the same settings gets the same Job (ui.train_cache caches it) and watches it: one training.
+Sessions join() the Job they want and leave() it when they stop wanting it; the run stops once nobody wants it.
 """
 
 import threading
@@ -52,6 +53,8 @@ class Status:
     waiting_ahead: int  # trainings queued before this one (WAITING only)
     running_elsewhere: int  # trainings holding the server's slots (WAITING only)
     error: str = ""
+    stopped: bool = False  # DONE because everyone stopped it: the result is partial, and start() runs it anew
+    watchers: int = 0  # sessions that want this training
 
     @property
     def busy(self):
@@ -65,6 +68,7 @@ class Job:
         self.work, self.gate = work, gate
         self.state, self.step, self.steps, self.losses = NEW, 0, 0, []
         self.result, self.error, self.cancelled = None, "", False
+        self.watchers = set()  # tokens of the sessions that want this training
         self._lock, self._done = threading.Lock(), threading.Event()
 
     def start(self):  # -> self; starts the thread unless it already ran or runs (a failed or cancelled job reruns)
@@ -97,14 +101,29 @@ class Job:
     def cancel(self):  # the run stops at its next step; its partial result is not kept as the answer
         self.cancelled = True
 
+    def join(self, who):  # -> self: session `who` wants this training
+        with self._lock:
+            self.watchers.add(who)
+        return self
+
+    def leave(self, who):  # -> int: sessions still wanting it; when none is left, a busy run stops at its next step
+        with self._lock:
+            self.watchers.discard(who)
+            left, busy = len(self.watchers), self.state in (WAITING, RUNNING)
+        if not left and busy:
+            self.cancel()
+        return left
+
     def wait(self, timeout=None):  # -> bool: finished (done or failed) within timeout
         return self._done.wait(timeout)
 
     def status(self):  # -> Status: a consistent copy for the page to draw
         with self._lock:
             state, step, steps, losses, error = self.state, self.step, self.steps, tuple(self.losses), self.error
+            stopped, watchers = state == DONE and self.cancelled, len(self.watchers)
         ahead = self.gate.ahead_of(self) if state == WAITING else 0
-        return Status(state, step, steps, losses, ahead, self.gate.running if state == WAITING else 0, error)
+        running = self.gate.running if state == WAITING else 0
+        return Status(state, step, steps, losses, ahead, running, error, stopped, watchers)
 
 
 def may_start(current, job):  # (the session's Job | None, the Job it asks for) -> bool: one training per session

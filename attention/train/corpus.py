@@ -2,8 +2,11 @@
 
 Sentences are about one topic (a lecture axis: food, technology, animal, ...). An ambiguous word (apple, bank,
 mouse, ...) appears in both senses, among words of that sense's topic, so only the context tells them apart.
-About 10 % of the sequences hold a run of random vocabulary words that is repeated later in the same sequence:
-copying from context pays off there, so induction heads can form (Olsson et al. 2022).
+3 in 10 sentences follow a template; the other 7 are "glue" sentences: topic words joined by runs of random
+function words, so the topic, not the grammar around it, is what predicts the next content word (a prompt such as
+"my laptop , my phone and my apple need a new" is in neither form). About 10 % of the sequences hold a run of random
+vocabulary words that is repeated later in the same sequence: copying from context pays off there, so induction heads
+can form (Olsson et al. 2022).
 """
 
 import functools
@@ -17,8 +20,12 @@ from ..vocab import AMBIGUOUS, AXES, SENSES, function_words, memberships
 SPECIALS = ("<bos>", "<eos>", "<unk>")
 PUNCTUATION = tuple(".,!?;:'\"()-")
 INDUCTION_SHARE = 0.1  # of the sequences
-AMBIGUOUS_SHARE = 0.3  # of the sentences
+AMBIGUOUS_SHARE = 0.5  # of the sentences
 RUN_LENGTH = (4, 12)  # words in a repeated run, inclusive
+GLUE_SHARE = 0.7  # of the sentences: topic words joined by random function words instead of a template
+GLUE_WORDS = (1, 3)  # function words (or a comma) between two topic words, inclusive
+GLUE_TOPICS = (3, 5)  # topic words in a glue sentence (the ambiguous word included), inclusive
+MEMBER_MIN = 0.5  # a word is drawn for an axis's sentences if its membership there is at least this
 
 # {t}: a word of the sentence's topic; {a}: the ambiguous word, in the sense of that topic.
 TOPIC_TEMPLATES = (
@@ -58,6 +65,14 @@ def topic_words():  # -> {axis: tuple of words}: full members (weight 1) of each
     return {axis: tuple(sorted(w for w, m in table.items() if m.get(axis) == 1.0)) for axis in AXES}
 
 
+@functools.cache
+def topic_pool():  # -> {axis: tuple of words} a sentence about the axis draws from: membership >= MEMBER_MIN
+    """Full members and the words that lean to the axis ("worker": people 0.7, building 0.5), so that every such word
+    is seen in training; the full members alone (topic_words) are what the sense tests count."""
+    table = memberships()
+    return {axis: tuple(sorted(w for w, m in table.items() if m.get(axis, 0) >= MEMBER_MIN)) for axis in AXES}
+
+
 def sense_axes(sense):  # "season" -> ("time", "weather"): the lecture axes a sense of an ambiguous word lives on
     return tuple(SENSES[sense])
 
@@ -95,12 +110,13 @@ class Sampler:
     def __init__(self, rng):
         vocab = vocabulary()
         self.rng = rng
-        self.topics = {a: np.array([vocab[w] for w in ws]) for a, ws in topic_words().items() if ws}
+        self.topics = {a: np.array([vocab[w] for w in ws]) for a, ws in topic_pool().items() if ws}
         self.axes = sorted(self.topics)
         self.word_ids = np.array([vocab[w] for w in words()])
         self.topic_templates = [t.split() for t in TOPIC_TEMPLATES]
         self.sense_templates = [t.split() for t in SENSE_TEMPLATES]
         self.ambiguous = sorted(AMBIGUOUS)
+        self.glue_ids = np.array([vocab[w] for w in [",", *sorted(function_words())]])
 
     def fill(self, template, axis, ambiguous=None):  # -> list[int]
         vocab, pool = vocabulary(), self.topics[axis]
@@ -114,15 +130,32 @@ class Sampler:
                 out.append(vocab[w])
         return out
 
+    def glue(self, axis, ambiguous=None):  # -> list[int]: topic words of `axis`, random function words between
+        """g t g t ... g . where g is 1-3 random function words (or a comma); the ambiguous word, if any, takes a
+        topic word's place after the first, so some context comes before it and the sense is told by the rest."""
+        rng, pool = self.rng, self.topics[axis]
+        n = int(rng.integers(GLUE_TOPICS[0], GLUE_TOPICS[1] + 1))
+        slot = int(rng.integers(1, n)) if ambiguous else -1
+        out = []
+        for k in range(n):
+            out += [int(i) for i in rng.choice(self.glue_ids, int(rng.integers(GLUE_WORDS[0], GLUE_WORDS[1] + 1)))]
+            out.append(vocabulary()[ambiguous] if k == slot else int(pool[rng.integers(len(pool))]))
+        return out + [vocabulary()["."]]
+
     def sentence(self):  # -> list[int]: a topic sentence, or one holding an ambiguous word in one of its senses
         rng = self.rng
+        glue = rng.random() < GLUE_SHARE
         if rng.random() < AMBIGUOUS_SHARE:
             word = self.ambiguous[rng.integers(len(self.ambiguous))]
             axes = sense_axes(AMBIGUOUS[word][rng.integers(2)])
-            template = self.sense_templates[rng.integers(len(self.sense_templates))]
-            return self.fill(template, axes[rng.integers(len(axes))], word)
-        template = self.topic_templates[rng.integers(len(self.topic_templates))]
-        return self.fill(template, self.axes[rng.integers(len(self.axes))])
+            axis = axes[rng.integers(len(axes))]
+            if glue:
+                return self.glue(axis, word)
+            return self.fill(self.sense_templates[rng.integers(len(self.sense_templates))], axis, word)
+        axis = self.axes[rng.integers(len(self.axes))]
+        if glue:
+            return self.glue(axis)
+        return self.fill(self.topic_templates[rng.integers(len(self.topic_templates))], axis)
 
     def run(self):  # -> list[int]: distinct random vocabulary words
         n = int(self.rng.integers(RUN_LENGTH[0], RUN_LENGTH[1] + 1))
