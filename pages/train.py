@@ -1,5 +1,6 @@
 """Train: a tiny GPT-2 learns from the lecture world while you watch its loss fall and its attention form."""
 
+import numpy as np
 import streamlit as st
 
 from attention.figures import train as figures
@@ -121,10 +122,13 @@ else:
 # ---------------------------------------------------------------- √d_head in training
 st.subheader("Why √d_head: the same run with and without scaling")
 with_s, without_s = train_cache.comparison_settings(settings)
-st.markdown(f"At d_model {with_s.d_model} and one head, d_head = {with_s.d_model // with_s.n_head}"
-            ": unscaled scores start about √d_head = 8 times larger, so the softmax saturates (its largest weight nears 1). "
-            "A saturated softmax passes little gradient back to W_q and W_k. Compare the curves: same seed, steps and "
-            "data, only the scaling differs.")  # fmt: skip
+st.markdown(f"At d_model {with_s.d_model} and one head, d_head = {with_s.d_model // with_s.n_head}: unscaled scores "
+            "start about √d_head = 8 times larger, so the softmax saturates (its largest weight nears 1). A saturated "
+            "softmax passes little gradient back to its input S = QKᵀ/√d_head (first panel): that is the gradient "
+            "the scaling keeps from vanishing. The gradient reaching W_q and W_k (second panel) is that one times K or "
+            "Q, and without the scale also √d_head times larger, so it need not be smaller; what the unscaled run "
+            "loses is the signal through the softmax, and its loss falls more slowly. Same seed, steps and data: "
+            "only the scaling differs.")  # fmt: skip
 pair = train_cache.comparison(settings, probe)
 pair_status = pair.status()
 st.button("Train both", icon=":material/compare_arrows:", disabled=not train_cache.may_press(pair, pair_status),
@@ -144,8 +148,11 @@ elif pair_status.state == DONE:
     scaled, unscaled = pair.result
     runs = {"with √d_head": scaled, "without": unscaled}
     page.chart(figures.scaling_comparison(runs, view.present), "train-scaling")
-    st.caption(f"Largest weight on average, last 50 steps: {scaled.saturation[-50:].mean():.2f} with √d_head, "
-               f"{unscaled.saturation[-50:].mean():.2f} without. Curves are means over {figures.SMOOTH} steps.")  # fmt: skip
+    grad = lambda r: np.linalg.norm(r.softmax_grad[-50:], axis=1).mean()  # noqa: E731 - both layers, last 50 steps
+    st.caption(f"Last 50 steps: largest weight on average {scaled.saturation[-50:].mean():.2f} with √d_head, "
+               f"{unscaled.saturation[-50:].mean():.2f} without; ‖∂loss/∂S‖ {grad(scaled):.2g} with, "
+               f"{grad(unscaled):.2g} without ({grad(scaled) / grad(unscaled):.1f}×). Curves are means over "
+               f"{figures.SMOOTH} steps.")  # fmt: skip
 
 page.formula(
     r"\mathcal{L} = -\frac{1}{n}\sum_t \log p_\theta(x_{t+1}\mid x_{\le t}),\quad"

@@ -90,8 +90,13 @@ def test_scaling_comparison_trains_both_runs_at_d_head_64():
     scaled, unscaled = pair.result
     assert (scaled.config.d_head, scaled.config.scale, unscaled.config.scale) == (64, True, False)
     fig = figures(at)[-1]
-    np.testing.assert_allclose(trace_values(fig, "y", 2)[-1], scaled.losses.mean(), rtol=1e-5)  # 3 steps < SMOOTH
-    np.testing.assert_allclose(trace_values(fig, "y", 5)[-1], unscaled.losses.mean(), rtol=1e-5)
+    np.testing.assert_allclose(trace_values(fig, "y", 3)[-1], scaled.losses.mean(), rtol=1e-5)  # 3 steps < SMOOTH
+    np.testing.assert_allclose(trace_values(fig, "y", 7)[-1], unscaled.losses.mean(), rtol=1e-5)
+    for first, run in ((0, scaled), (4, unscaled)):  # ‖∂loss/∂S‖ over both layers, then ‖∇W_q, ∇W_k‖
+        ds = np.linalg.norm(run.softmax_grad.astype(np.float64), axis=1).mean()
+        qk = np.linalg.norm(run.grad_norm_qk.astype(np.float64).reshape(3, -1), axis=1).mean()
+        np.testing.assert_allclose(trace_values(fig, "y", first)[-1], ds, rtol=1e-5)
+        np.testing.assert_allclose(trace_values(fig, "y", first + 1)[-1], qk, rtol=1e-5)
 
 
 def test_a_session_trains_one_run_at_a_time_and_says_so():

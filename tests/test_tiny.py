@@ -184,7 +184,9 @@ def test_sense_from_context(tiny, word, sense, prompt):
     assert mass(mine) > mass(theirs), f"{prompt!r}: {sense} {mass(mine):.3f} vs {other} {mass(theirs):.3f}"
 
 
-@pytest.mark.parametrize("page", ["overview", "scores", "heads", "pull", "steps", "compare"])
+@pytest.mark.parametrize(
+    "page", ["overview", "scores", "heads", "pull", "steps", "compare", "flow", "geometry", "generate"]
+)
 def test_every_page_runs_with_tiny(page):
     from streamlit.testing.v1 import AppTest
 

@@ -117,3 +117,22 @@ def test_fresh_batches_come_from_seed_and_step():
     assert not np.allclose(train(fixed).losses, train(Settings(**{**fixed.__dict__, "fresh": True})).losses)
     with pytest.raises(ValueError, match="fresh must be True or False"):
         Settings(fresh="yes").check()
+
+
+@pytest.mark.parametrize("scale", [True, False])
+def test_the_softmax_gradient_probe_is_autograd_of_the_softmax_input(scale):
+    """‖∂loss/∂S‖, S = QKᵀ/√d_head + mask (the /train page's first scaling panel), against torch's S.grad."""
+    rng = np.random.default_rng(3)
+    n_batch, n_seq, n_head, d_model = 2, 7, 2, 16
+    qkv = rng.standard_normal((n_batch, n_seq, 3 * d_model)).astype(np.float32)
+    dout = rng.standard_normal((n_batch, n_seq, d_model)).astype(np.float32)
+    _, cache = layers.attention_forward(qkv, n_head, scale)
+    probe = []
+    layers.attention_backward(dout, cache, probe)
+    q, k, v = (torch.from_numpy(np.ascontiguousarray(x)).requires_grad_() for x in layers.split_qkv(qkv, n_head))
+    s = q @ k.transpose(-1, -2) / (np.sqrt(d_model // n_head) if scale else 1.0)
+    s = s + torch.from_numpy(layers.causal_bias(n_seq))
+    s.retain_grad()
+    out = (torch.softmax(s, -1) @ v).transpose(1, 2).reshape(n_batch, n_seq, d_model)
+    (out * torch.from_numpy(dout)).sum().backward()
+    assert probe == [pytest.approx(float(torch.linalg.norm(s.grad)), rel=1e-5)]

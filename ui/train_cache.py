@@ -87,7 +87,9 @@ def follow(job):  # -> bool: another session started `job`; watch it too, unless
 
 
 def stop(job):  # on_click of Stop: this session no longer wants `job`; it stops when no other session does
-    st.session_state.setdefault(LEFT, {})[id(job)] = job.leave(me())
+    others = st.session_state.setdefault(LEFT, {})[id(job)] = job.leave(me())
+    if not others:
+        job.wait(30)  # the run ends at its next step: let the page that follows show it stopped
     if st.session_state.get(CURRENT) is job:
         del st.session_state[CURRENT]
 
@@ -101,7 +103,7 @@ def stopped_text(job, status, what="training"):  # -> str | None: what the page 
         return (f"The {what} was stopped at step {status.step} of {status.steps}. Press the button to run it again "
                 "from the start (the same settings give the same run).")  # fmt: skip
     others = left(job)
-    if others is not None and status.busy:
+    if others and status.busy:
         return (f"You stopped watching this {what}. {others} other viewer{'s' if others != 1 else ''} of this link "
                 "still want it, so it goes on; press the button to watch it again.")  # fmt: skip
     return None

@@ -62,20 +62,21 @@ def along_the_way(losses, snapshot_steps, induction, copy_accuracy, step, presen
     return theme(fast_figure(data, layout), present, height=320)
 
 
-def scaling_comparison(runs, present=False):  # {label: TrainResult-like} -> go.Figure, three panels side by side
-    """The same training with and without √d_head: the gradient reaching W_q and W_k (both layers, before
-    clipping), the softmax's saturation (mean largest weight), and the loss."""
-    titles = ("‖∇W_q‖ and ‖∇W_k‖", "saturation: mean largest weight", "loss")
-    layout = subplot_grid(1, 3, titles=titles, horizontal_spacing=0.07)
+def scaling_comparison(runs, present=False):  # {label: TrainResult-like} -> go.Figure, four panels side by side
+    """The same training with and without √d_head: the gradient the softmax passes back to its input S (both
+    layers), the gradient reaching W_q and W_k (before clipping), the softmax's saturation (mean largest weight),
+    and the loss. Each curve is a running mean over SMOOTH steps."""
+    titles = ("‖∂loss/∂S‖ out of the softmax", "‖∇W_q‖ and ‖∇W_k‖", "saturation: mean largest weight", "loss")
+    layout = subplot_grid(1, 4, titles=titles, horizontal_spacing=0.06)
     data = []
     for (label, r), color in zip(runs.items(), (BLUE, ORANGE), strict=False):
-        qk = np.sqrt((np.asarray(r.grad_norm_qk, dtype=np.float64) ** 2).sum(axis=(1, 2)))  # [steps]
-        data += [_line(smooth(qk), label, color, cell=0), _line(smooth(r.saturation.mean(axis=1)), label, color,
-                 cell=1, show=False), _line(smooth(r.losses), label, color, cell=2, show=False)]  # fmt: skip
-    for i in range(3):
+        norm = lambda a: np.sqrt((np.asarray(a, dtype=np.float64) ** 2).reshape(len(a), -1).sum(axis=1))  # noqa: E731
+        curves = (norm(r.softmax_grad), norm(r.grad_norm_qk), r.saturation.mean(axis=1), r.losses)  # each [steps]
+        data += [_line(smooth(y), label, color, cell=i, show=i == 0) for i, y in enumerate(curves)]
+    for i in range(4):
         layout[f"xaxis{i + 1 if i else ''}"]["title"] = dict(text="step")
-    layout["yaxis"]["type"] = "log"
-    layout["yaxis2"]["range"] = [0, 1.02]
+    layout["yaxis"]["type"] = layout["yaxis2"]["type"] = "log"
+    layout["yaxis3"]["range"] = [0, 1.02]
     layout["legend"] = dict(orientation="h", y=-0.3)
     return theme(fast_figure(data, layout), present, height=340)
 

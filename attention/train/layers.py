@@ -90,8 +90,9 @@ def attention_forward(qkv, n_head, scale=True):  # [n_batch, n_seq, 3·d_model] 
     return out, (q, k, v, weights, s)
 
 
-def attention_backward(dout, cache):  # [n_batch, n_seq, d_model] -> dqkv [n_batch, n_seq, 3·d_model]
-    """Through weights·V, the softmax (dS = W ⊙ (dW - Σ dW ⊙ W)), the scale and QKᵀ; masked weights are 0."""
+def attention_backward(dout, cache, probe=None):  # [n_batch, n_seq, d_model] -> dqkv [n_batch, n_seq, 3·d_model]
+    """Through weights·V, the softmax (dS = W ⊙ (dW - Σ dW ⊙ W)), the scale and QKᵀ; masked weights are 0.
+    probe: a list that gets ‖dS‖, the gradient the softmax passes back to its input S (the scaled scores)."""
     q, k, v, weights, s = cache
     n_batch, n_head, n_seq, d_head = q.shape
     dy = dout.reshape(n_batch, n_seq, n_head, d_head).transpose(0, 2, 1, 3)  # [n_batch, n_head, n_seq, d_head]
@@ -99,6 +100,8 @@ def attention_backward(dout, cache):  # [n_batch, n_seq, d_model] -> dqkv [n_bat
     dw = dy @ v.swapaxes(-1, -2)  # [n_batch, n_head, n_seq, n_seq]
     dw -= (dw * weights).sum(axis=-1, keepdims=True)
     dw *= weights
+    if probe is not None:
+        probe.append(float(np.linalg.norm(dw)))
     dw *= s
     dq = dw @ k
     dk = dw.swapaxes(-1, -2) @ q

@@ -92,6 +92,7 @@ class TrainResult:
     losses: np.ndarray  # [steps] training loss per step
     grad_norm_qk: np.ndarray  # [steps, n_layer, 2] norm of the gradient reaching W_q and W_k (before clipping)
     saturation: np.ndarray  # [steps, n_layer] mean over heads and queries of the largest softmax weight
+    softmax_grad: np.ndarray  # [steps, n_layer] ‖∂loss/∂S‖: the gradient the softmax passes back to its input S
     snapshot_steps: np.ndarray  # [n_snap] steps done when each snapshot was taken (0 = before training)
     snapshots: np.ndarray  # [n_snap, n_layer, n_head, n_probe, n_probe] attention on the probe sentence
     probe_tokens: list[str]
@@ -185,7 +186,7 @@ def run(settings=None, progress=None, snapshot_every=50, probe_text=None, should
     params = init_params(c, np.random.default_rng(s.seed))
     state = optim.adamw_state(params)
     batches = np.random.default_rng(s.seed + 2)
-    losses, qk_norms, saturation, snaps = [], [], [], []
+    losses, qk_norms, saturation, softmax_grad, snaps = [], [], [], [], []
 
     def snapshot(step):
         snaps.append((step, *evaluate(params, c, probe_ids, runs, length)))
@@ -200,7 +201,9 @@ def run(settings=None, progress=None, snapshot_every=50, probe_text=None, should
             batch = corpus.batch_at(s.seed, step, s.batch, s.n_seq + 1, s.induction_share)
         else:
             batch = data[batches.integers(0, len(data), s.batch)]
-        loss, grads, cache = loss_and_grads(params, batch[:, :-1], batch[:, 1:], c)
+        probe = []  # ‖∂loss/∂S‖ per layer, last layer first
+        loss, grads, cache = loss_and_grads(params, batch[:, :-1], batch[:, 1:], c, probe)
+        softmax_grad.append(probe[::-1])
         qk_norms.append(qk_gradient_norms(grads, c))
         saturation.append(attention_weights(cache)[..., 1:, :].max(-1).mean(axis=(1, 2, 3)))
         optim.clip_(grads, s.clip)
@@ -220,6 +223,7 @@ def run(settings=None, progress=None, snapshot_every=50, probe_text=None, should
         losses=np.array(losses, np.float32),
         grad_norm_qk=np.array(qk_norms, np.float32).reshape(-1, c.n_layer, 2),
         saturation=np.array(saturation, np.float32).reshape(-1, c.n_layer),
+        softmax_grad=np.array(softmax_grad, np.float32).reshape(-1, c.n_layer),
         snapshot_steps=np.array(steps),
         snapshots=np.stack(probes),
         probe_tokens=probe_tokens,

@@ -107,7 +107,7 @@ def block_forward(x, p, i, c):  # [n_batch, n_seq, d_model] -> [n_batch, n_seq, 
     return h + y, (ln1, qkv_cache, attn, o_cache, ln2, mlp)
 
 
-def block_backward(dout, cache, i, grads):  # [n_batch, n_seq, d_model] -> dx; fills grads of layer i
+def block_backward(dout, cache, i, grads, probe=None):  # [n_batch, n_seq, d_model] -> dx; fills grads of layer i
     ln1, qkv_cache, attn, o_cache, ln2, mlp = cache
     n = f"h.{i}."
     dm, *dmlp = L.mlp_backward(dout, mlp)
@@ -116,7 +116,7 @@ def block_backward(dout, cache, i, grads):  # [n_batch, n_seq, d_model] -> dx; f
     dh, grads[n + "ln_2.weight"], grads[n + "ln_2.bias"] = L.layernorm_backward(dm, ln2)
     dh += dout  # the residual h + MLP(LN₂(h))
     dheads, grads[n + "attn.c_proj.weight"], grads[n + "attn.c_proj.bias"] = L.linear_backward(dh, o_cache)
-    dqkv = L.attention_backward(dheads, attn)
+    dqkv = L.attention_backward(dheads, attn, probe)
     da, grads[n + "attn.c_attn.weight"], grads[n + "attn.c_attn.bias"] = L.linear_backward(dqkv, qkv_cache)
     dx, grads[n + "ln_1.weight"], grads[n + "ln_1.bias"] = L.layernorm_backward(da, ln1)
     dx += dh  # the residual x + Attn(LN₁(x))
@@ -135,22 +135,23 @@ def forward(params, ids, c):  # [n_batch, n_seq] int -> logits [n_batch, n_seq, 
     return L.head_forward(xf, params["wte.weight"]), (ids, blocks, lnf, xf)
 
 
-def backward(dlogits, cache, params, c):  # [n_batch, n_seq, n_vocab] -> {name: gradient}, every parameter
+def backward(dlogits, cache, params, c, probe=None):  # [n_batch, n_seq, n_vocab] -> {name: gradient}, every parameter
+    """probe: a list that gets ‖∂loss/∂S‖ of each layer's softmax input, last layer first."""
     ids, blocks, lnf, xf = cache
     grads = {}
     dxf, dwte_head = L.head_backward(dlogits, xf, params["wte.weight"])
     dx, grads["ln_f.weight"], grads["ln_f.bias"] = L.layernorm_backward(dxf, lnf)
     for i in reversed(range(c.n_layer)):
-        dx = block_backward(dx, blocks[i], i, grads)
+        dx = block_backward(dx, blocks[i], i, grads, probe)
     dwte, grads["wpe.weight"] = L.embedding_backward(dx, ids, c.n_vocab, c.n_pos)
     grads["wte.weight"] = dwte + dwte_head  # tied: the embedding and the output head share wte
     return {name: grads[name] for name in params}
 
 
-def loss_and_grads(params, ids, targets, c):  # [n_batch, n_seq] ids and targets -> loss, {name: gradient}, cache
+def loss_and_grads(params, ids, targets, c, probe=None):  # [n_batch, n_seq] ids, targets -> loss, {name: grad}, cache
     logits, cache = forward(params, ids, c)
     loss, ce = L.cross_entropy_forward(logits, targets)
-    return loss, backward(L.cross_entropy_backward(ce), cache, params, c), cache
+    return loss, backward(L.cross_entropy_backward(ce), cache, params, c, probe), cache
 
 
 def attention_weights(cache):  # forward's cache -> [n_layer, n_batch, n_head, n_seq, n_seq]: every head's weights
