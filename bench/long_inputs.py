@@ -1,6 +1,7 @@
-"""Long inputs: the lecture model and MiniLM at 64, 256 and 512 tokens, time to charts visible on every page.
+"""Long inputs: issue 22's target (every page at 512 MiniLM tokens against the floor app's one 512 x 512 heatmap,
+interleaved, several visits each), and a sweep of the lecture model and MiniLM at 64, 256 and 512 tokens.
 
-    python -m bench.long_inputs [--quick]
+    python -m bench.long_inputs [--quick] [--repeats 3] [--sweep]
 
 The text repeats a short passage with punctuation (every mark is a token), so 512 tokens fit in the sentence
 box's 4000 characters.
@@ -38,7 +39,35 @@ def text_of_length(model, n_seq):  # -> str: the shortest prefix of the passage 
     return " ".join(words[:lo])
 
 
-def main(quick=False, models=("lecture", "minilm")):  # -> list of dicts: one per model, length and page
+def target(quick=False, repeats=3, n_seq=512):  # -> dict: MiniLM pages at n_seq tokens against the floor, one run
+    """Every page once cold, then `repeats` rounds visiting the floor (at / and at a page's URL) and every page in
+    turn (bench.browser.interleaved_loads), so the machine's load hits both alike. Ratio: a page's every chart
+    (p50, warm) against the floor's at the same kind of URL (the overview at /, the rest at a page's path)."""
+    from playwright.sync_api import sync_playwright
+
+    from bench.browser import FLOOR_PAGE, interleaved_loads, ratio
+
+    pages = PAGES[:2] if quick else PAGES
+    repeats = 1 if quick else repeats
+    text = text_of_length("minilm", n_seq)
+    with (
+        sync_playwright() as p,
+        serve(DASHBOARD, log_name="server-long.log") as (url, _),
+        serve(FLOOR, log_name="server-long-floor.log") as (floor_url, _),
+    ):
+        browser = launch(p)
+        urls = {"floor": url_for(floor_url, n=n_seq), "floor_page": url_for(floor_url, FLOOR_PAGE, n=n_seq)}
+        urls |= {path or "overview": url_for(url, path, model="minilm", text=text) for path in pages}
+        loads = interleaved_loads(browser, urls, repeats)
+        browser.close()
+    floor, floor_page = loads.pop("floor"), loads.pop("floor_page")
+    for name, row in loads.items():
+        row["ratio"] = ratio(row["all"]["p50"], (floor if name == "overview" else floor_page)["all"]["p50"])
+    return dict(kind="target", model="minilm", n_seq=count_tokens("minilm", text), repeats=repeats, floor=floor,
+                floor_page=floor_page, pages=loads)  # fmt: skip
+
+
+def main(quick=False, models=("lecture", "minilm")):  # -> list of dicts: one per model, length and page (the sweep)
     from playwright.sync_api import sync_playwright
 
     from attention.models import loading as checkpoint
@@ -73,5 +102,8 @@ def main(quick=False, models=("lecture", "minilm")):  # -> list of dicts: one pe
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="64 tokens, two pages: a smoke run")
-    print(json.dumps(main(parser.parse_args().quick), indent=2))
+    parser.add_argument("--quick", action="store_true", help="two pages, one visit: a smoke run")
+    parser.add_argument("--repeats", type=int, default=3, help="warm visits per page in the target run (default 3)")
+    parser.add_argument("--sweep", action="store_true", help="instead: both models at 64, 256 and 512 tokens")
+    a = parser.parse_args()
+    print(json.dumps(main(a.quick) if a.sweep else target(a.quick, a.repeats), indent=2))

@@ -56,10 +56,10 @@ def run_section(name, quick, sessions, repeats=None, hall_crowd=300):  # -> dict
         from bench import train
 
         return train.main(quick)
-    if name == "long":
+    if name == "long":  # issue 22's target; `python -m bench.long_inputs --sweep` for every model and length
         from bench import long_inputs
 
-        return long_inputs.main(quick)
+        return long_inputs.target(quick, repeats=repeats or 3)
     if name == "hall":
         from bench import hall
 

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from attention.figures.heads import head_grid, layer_head_grid, mean_entropy, summary_table
+from attention.figures.heads import head_grid, layer_head_grid, summary_table
 from attention.figures.heatmaps import attention_heatmap
 from attention.internals import sink_heads
-from ui import internals, page, sidebar
+from ui import cache, internals, page, sidebar
 
 settings = sidebar.current()
 page.header(
@@ -58,7 +58,7 @@ elif run.model != "lecture" and run.n_seq > 1:
 page.csv_download(table, f"heads-summary-L{layer}")
 
 if run.n_layer > 1 or run.n_head > 1:
-    entropy = mean_entropy(run.weights)
+    entropy = cache.get_mean_entropy(settings)
     page.chart(layer_head_grid(entropy, present=settings.present, selected=(layer, settings.head)),
                "heads-entropy-overview")  # fmt: skip
     st.caption("Low entropy: the head looks at one or two words. High (up to log₂ n_seq bits): it spreads evenly.")

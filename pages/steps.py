@@ -227,7 +227,7 @@ with x_slot:
     page.csv_download(x, "steps-x", rows=run.tokens, cols=dims)
 
 if run.n_seq > MAX_TICKS:
-    size = block_size(run.n_seq, MAX_SIDE)  # tokens a cell: 1, or 2 past 256 tokens (figures.steps.pooled)
+    size = block_size(run.n_seq, MAX_SIDE)  # tokens a cell: 1, or more past MAX_SIDE tokens (figures.steps.pooled)
     starts = blocks(run.n_seq, MAX_SIDE)
     pooling = (f" Past {MAX_SIDE} tokens a cell stands for {size} consecutive tokens ({size} × {size} in a query × "
                "key panel): their mean, or for the mask whether any pair is allowed. The page stays quick this way; "

@@ -168,6 +168,8 @@ def test_saturation_chart_follows_its_switch():
 
 
 def test_steps_long_input_leaves_out_the_score_panels_that_show_nothing_new():
+    from test_figures_steps import naive_blocks
+
     from attention.run import stages
 
     short = charts(ok(app("steps")))[2]
@@ -180,34 +182,38 @@ def test_steps_long_input_leaves_out_the_score_panels_that_show_nothing_new():
         scores = charts(at)[2]
         titles = [a["text"] for a in scores["layout"]["annotations"] if "=" in a["text"] and "[" in a["text"]]
         assert [t.split(" ")[0].split("(")[0] for t in titles] == kept, titles
-        head = stages(run, 0, 0)
-        np.testing.assert_allclose(panel(scores, "QKᵀ"), head.scores[0], rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(panel(scores, "softmax"), head.weights[0], atol=1e-6)
+        head = stages(run, 0, 0)  # past MAX_SIDE (128) tokens too: blocks of 2
+        np.testing.assert_allclose(
+            panel(scores, "QKᵀ"), naive_blocks(head.scores[0], 2, 2, np.mean), rtol=1e-5, atol=1e-6
+        )
+        np.testing.assert_allclose(panel(scores, "softmax"), naive_blocks(head.weights[0], 2, 2, np.mean), atol=1e-6)
         if causal == "true":
-            np.testing.assert_array_equal(panel(scores, "mask"), np.tril(np.ones((150, 150))))
+            np.testing.assert_array_equal(
+                panel(scores, "mask"), naive_blocks(np.tril(np.ones((150, 150))), 2, 2, np.max)
+            )
         captions = " ".join(c.value for c in at.caption)
         assert f"× {head.scale:.3g}" in captions and "the CSV holds all four" in captions
         assert ("the mask (which allows every key)" in captions) == (causal == "false")
 
 
-def test_steps_past_256_tokens_draws_blocks_of_two_and_says_so():
+def test_steps_past_max_side_tokens_draws_blocks_and_says_so():
     from test_figures_steps import naive_blocks
 
     from attention.run import stages
 
-    text = " ".join(["the cat sat on the mat"] * 50)  # 300 tokens: 150 blocks of 2 a side
+    text = " ".join(["the cat sat on the mat"] * 50)  # 300 tokens: 100 blocks of 3 a side (MAX_SIDE 128)
     at = ok(app("steps", text=text, causal="true"))
     run = backend(at)
     assert run.n_seq == 300
     scores, head = charts(at)[2], stages(run, 0, 0)
-    np.testing.assert_allclose(panel(scores, "QKᵀ"), naive_blocks(head.scores[0], 2, 2, np.mean), rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(panel(scores, "mask"), naive_blocks(np.tril(np.ones((300, 300))), 2, 2, np.max))
+    np.testing.assert_allclose(panel(scores, "QKᵀ"), naive_blocks(head.scores[0], 3, 3, np.mean), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(panel(scores, "mask"), naive_blocks(np.tril(np.ones((300, 300))), 3, 3, np.max))
     titles = [a["text"] for a in scores["layout"]["annotations"] if "[" in a["text"]]
-    assert all("[300, 300]" in t and "2-token blocks" in t for t in titles), titles
+    assert all("[300, 300]" in t and "3-token blocks" in t for t in titles), titles
     qkv = charts(at)[1]
-    np.testing.assert_allclose(panel(qkv, "Q"), naive_blocks(head.queries[0], 2, 1, np.mean), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(panel(qkv, "Q"), naive_blocks(head.queries[0], 3, 1, np.mean), rtol=1e-5, atol=1e-6)
     captions = " ".join(c.value for c in at.caption)
-    assert "every 8th token" in captions and "a cell stands for 2 consecutive tokens" in captions  # 150 cells / 40
+    assert "every 9th token" in captions and "a cell stands for 3 consecutive tokens" in captions  # 3 × ⌈100 / 40⌉
 
 
 @pytest.mark.parametrize("n, text", [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (11, "11th"), (13, "13th"),

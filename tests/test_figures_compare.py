@@ -120,11 +120,11 @@ def test_long_pair_stays_one_screen_high_and_labels_every_kth_token():
     from attention.figures.compare import MAX_PAIR_PX, MAX_PAIR_TICKS
     from attention.figures.heatmaps import MAX_TICKS
 
-    n = 200  # long, but not yet pooled (see the next test)
+    n = 128  # long, but not yet pooled (MAX_SIDE; see the next test)
     tokens = [f"w{i}" for i in range(n)]
     w = np.full((n, n), 1.0 / n, dtype=np.float32)
     fig = attention_pair_figure(tokens, w, B, np.eye(len(B)))
-    assert fig.layout.height == 220 + MAX_PAIR_PX  # was 220 + 24 * 200 = 5,020 px
+    assert fig.layout.height == 220 + MAX_PAIR_PX  # was 220 + 24 * 128 = 3,292 px
     shown = list(fig.layout.yaxis.tickvals)
     assert 1 < len(shown) <= MAX_TICKS and shown[0] == "w0"
     keys = list(fig.layout.xaxis.tickvals)  # half a page wide: fewer key labels

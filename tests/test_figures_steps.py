@@ -154,7 +154,7 @@ def test_weights_panel_colours_run_to_its_largest_weight_and_crowded_columns_tur
 def test_long_panels_stay_a_screen_tall_and_name_every_kth_token():
     from attention.figures.steps import MAX_PANEL_PX, MAX_TICKS
 
-    n = 200
+    n = 128  # up to MAX_SIDE: every token its own cell
     tokens = [f"t{i}" for i in range(n)]
     fig = stage_grid([Panel("W", np.eye(n, dtype=np.float32), tokens, tokens, "[n_seq, n_seq]", "weights")])
     assert fig.layout.height == 120 + MAX_PANEL_PX
@@ -206,10 +206,10 @@ def test_a_block_of_only_nan_stays_nan_and_one_of_only_masked_cells_stays_masked
     assert np.isnan(got[0, 0]) and np.isneginf(got[0, 1])
 
 
-def test_a_512_token_grid_draws_blocks_of_two_tokens_but_keeps_the_features_and_the_full_shapes():
+def test_a_512_token_grid_draws_blocks_of_four_tokens_but_keeps_the_features_and_the_full_shapes():
     from attention.figures.heatmaps import MAX_SIDE
 
-    n, d = 2 * MAX_SIDE, 24
+    n, d = 4 * MAX_SIDE, 24  # 512 tokens: blocks of 4
     rng = np.random.default_rng(5)
     tokens, features = [f"t{i}" for i in range(n)], [f"f{i}" for i in range(d)]
     scores = rng.standard_normal((n, n)).astype(np.float32)
@@ -220,16 +220,16 @@ def test_a_512_token_grid_draws_blocks_of_two_tokens_but_keeps_the_features_and_
               Panel("Q", q, tokens, features, "[n_seq, d_head]")]  # fmt: skip
     s = spec(stage_grid(panels, n_cols=3))
     z_scores, z_mask, z_q = (decode(t["z"]) for t in s["data"])
-    np.testing.assert_allclose(z_scores, naive_blocks(scores, 2, 2, np.mean), rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(z_mask, naive_blocks(mask.astype(np.uint8), 2, 2, np.max))  # diagonal stays allowed
-    np.testing.assert_allclose(z_q, naive_blocks(q, 2, 1, np.mean), rtol=1e-5, atol=1e-6)  # rows pooled, features whole
-    assert list(decode(s["data"][2]["x"])) == features and list(decode(s["data"][2]["y"])[:1]) == ["t0 … t1"]
+    np.testing.assert_allclose(z_scores, naive_blocks(scores, 4, 4, np.mean), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(z_mask, naive_blocks(mask.astype(np.uint8), 4, 4, np.max))  # diagonal stays allowed
+    np.testing.assert_allclose(z_q, naive_blocks(q, 4, 1, np.mean), rtol=1e-5, atol=1e-6)  # rows pooled, features whole
+    assert list(decode(s["data"][2]["x"])) == features and list(decode(s["data"][2]["y"])[:1]) == ["t0 … t3"]
     ticks = s["layout"]["yaxis"]
-    assert ticks["ticktext"][:2] == ["t0 …", "t14 …"] and ticks["tickvals"][:2] == ["t0 … t1", "t14 … t15"]
+    assert ticks["ticktext"][:2] == ["t0 …", "t16 …"] and ticks["tickvals"][:2] == ["t0 … t3", "t16 … t19"]
     titles = [a["text"] for a in s["layout"]["annotations"]]
-    assert titles[0].endswith("[512, 512] · means of 2-token blocks")  # what was computed, and what is drawn
-    assert titles[1].endswith("[512, 512] · 2-token blocks, allowed if any pair is")
-    assert titles[2].endswith("[512, 24] · means of 2-token blocks")
+    assert titles[0].endswith("[512, 512] · means of 4-token blocks")  # what was computed, and what is drawn
+    assert titles[1].endswith("[512, 512] · 4-token blocks, allowed if any pair is")
+    assert titles[2].endswith("[512, 24] · means of 4-token blocks")
     assert "mean" in s["data"][0]["hovertemplate"] and "mean" not in s["data"][1]["hovertemplate"]
     short = Panel("Q", q[:MAX_SIDE], tokens[:MAX_SIDE], features, "[n_seq, d_head]")
     assert pooled(short) is short  # up to MAX_SIDE tokens every cell is drawn

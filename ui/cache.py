@@ -64,6 +64,20 @@ def get_run(settings, weights=None):  # (Settings, {name: array} | None) -> Run
 
 
 @st.cache_resource(max_entries=MAX_RUNS, show_spinner=False)
+def _cached_entropy(model, text, options):  # -> [n_layer, n_head] float32, read-only
+    from attention.figures.heads import mean_entropy
+
+    out = mean_entropy(_cached_run(model, text, options, "", None).weights)
+    out.flags.writeable = False
+    return out
+
+
+def get_mean_entropy(settings):  # -> [n_layer, n_head]: each head's mean row entropy (bits), cached with the run
+    """/heads' overview of every layer: 6 × 12 × 512² weights at 512 MiniLM tokens, so computed once per run."""
+    return _cached_entropy(settings.model, settings.text, run_options(settings))
+
+
+@st.cache_resource(max_entries=MAX_RUNS, show_spinner=False)
 def _cached_trace(model, text, layer):  # -> (layer_trace dict, [n_seq] bool kept): one layer's norms and MLP
     from attention.models import encode, layer_trace, load
 

@@ -72,7 +72,7 @@ def shared_top(weights):  # [n_seq, n_seq] -> float: the largest finite weight (
 
 
 def pooled(tokens, weights, max_side=MAX_SIDE):  # n_seq, [n_seq, n_seq] -> (labels, [n_bin, n_bin], tokens a bin)
-    """A long sentence's weights as the means of blocks of consecutive tokens (512 -> 256 blocks of 2)."""
+    """A long sentence's weights as the means of blocks of consecutive tokens (512 -> 128 blocks of 4)."""
     labels, w = token_labels(tokens), np.asarray(weights, dtype=np.float32)
     size = block_size(len(labels), max_side)
     if size == 1:

@@ -34,9 +34,9 @@ def is_punctuation(token):  # str -> bool: every character is Unicode punctuatio
 
 def entropy(weights):  # [..., n_seq, n_seq] -> [..., n_seq] bits per query row
     """How spread out each query's attention is: 0 bits = one key, log2(n_seq) = uniform."""
-    w = np.asarray(weights, dtype=np.float64)
-    logs = np.log2(np.where(w > 0, w, 1.0))
-    return (-(w * logs).sum(axis=-1)).astype(np.float32)
+    w = np.asarray(weights, dtype=np.float32)  # float32 throughout: at 6 × 12 × 512² weights float64 took seconds
+    logs = np.log2(w, out=np.zeros_like(w), where=w > 0)  # 0 · log 0 counts as 0
+    return -np.einsum("...k,...k->...", w, logs)
 
 
 def head_summary(weights, tokens):  # [n_head, n_seq, n_seq], n_seq -> {name: [n_head]}

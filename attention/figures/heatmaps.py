@@ -18,7 +18,8 @@ MAX_HOVER_TEXT = 64  # above this n_seq the hover reads z itself: n_seq² text s
 MAX_GAP = 32  # n_seq up to which cells are separated by a 1-pixel gap; beyond, gaps eat the cells and slow drawing
 MAX_TICKS = 40  # category labels per axis at most: past that every k-th token is labelled (hover names each one)
 MAX_BAR_TEXT = 24  # n_seq up to which every bar is labelled; beyond, the labels overlap and hover reads the value
-MAX_SIDE = 256  # token cells a side of a /steps or /compare panel at most: 512 tokens are drawn as blocks of 2
+MAX_SIDE = 128  # token cells a side of a /steps or /compare panel at most (about its height in pixels): 512 tokens
+# are drawn as blocks of 4. At 256 a side /steps drew 785,000 cells at 512 MiniLM tokens, 3x the floor app's heatmap
 STAGE_TITLES = {
     "raw": "Raw scores QKᵀ",
     "scaled": "Scaled scores QKᵀ / √d_head",

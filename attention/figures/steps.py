@@ -63,7 +63,7 @@ class Panel:
 
 def pooled(panel, max_side=MAX_SIDE):  # Panel -> Panel with at most max_side cells along each token axis
     """A long input's panel as blocks of consecutive tokens: each cell is a block's mean (a mask's block is allowed
-    if any of its pairs is). 512 tokens -> 256 blocks of 2 a side: a quarter of the cells, each still over a pixel;
+    if any of its pairs is). 512 tokens -> 128 blocks of 4 a side: a sixteenth of the cells, each about a pixel or more;
     the feature axes stay whole. Shorter panels are returned as they are."""
     n_rows, n_cols = panel.matrix.shape
     tok_rows, tok_cols = panel.token_axes
