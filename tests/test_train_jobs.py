@@ -117,3 +117,20 @@ def test_a_shared_training_stops_only_when_every_session_that_wants_it_has_left(
     job.join(bob).start()  # pressing Train again runs it from the start
     wait_for(lambda: job.status().state == RUNNING, timeout=120)
     assert not job.status().stopped and job.leave(bob) == 0 and job.wait(120)
+
+
+def test_a_queued_training_stopped_and_wanted_again_runs():
+    gate, release = Gate(1), threading.Event()
+    holder = Job(blocking_work(release, [], "holder"), gate).start()
+    wait_for(lambda: holder.status().state == RUNNING)
+    queued, alice = Job(blocking_work(release, [], "queued"), gate), object()
+    queued.join(alice).start()
+    assert queued.status().state == WAITING and queued.leave(alice) == 0 and queued.cancelled
+    queued.join(alice)  # pressed Train again before its turn came
+    release.set()
+    assert queued.wait(10) and not queued.status().stopped and queued.result == "queued"
+    stopped = Job(blocking_work(threading.Event(), [], "never"), gate)
+    stopped.join(alice).start()
+    wait_for(lambda: stopped.status().state == RUNNING)
+    stopped.leave(alice)  # blocking_work ignores should_stop: the flag is what a real training reads
+    assert stopped.cancelled

@@ -13,7 +13,7 @@ import streamlit as st
 
 from attention.figures.train import loss_curve
 from attention.train.loop import Settings, train
-from ui.train_jobs import DONE, FAILED, WAITING, Gate, Job, may_start
+from ui.train_jobs import DONE, FAILED, RUNNING, WAITING, Gate, Job, may_start
 
 LIMIT = 2  # trainings at once on this server (2 cores here)
 MAX_RUNS = 16  # finished trainings kept: each holds ~1 MB (weights, curves, snapshots)
@@ -88,7 +88,7 @@ def follow(job):  # -> bool: another session started `job`; watch it too, unless
 
 def stop(job):  # on_click of Stop: this session no longer wants `job`; it stops when no other session does
     others = st.session_state.setdefault(LEFT, {})[id(job)] = job.leave(me())
-    if not others:
+    if not others and job.status().state == RUNNING:
         job.wait(30)  # the run ends at its next step: let the page that follows show it stopped
     if st.session_state.get(CURRENT) is job:
         del st.session_state[CURRENT]
@@ -103,10 +103,12 @@ def stopped_text(job, status, what="training"):  # -> str | None: what the page 
         return (f"The {what} was stopped at step {status.step} of {status.steps}. Press the button to run it again "
                 "from the start (the same settings give the same run).")  # fmt: skip
     others = left(job)
-    if others and status.busy:
-        return (f"You stopped watching this {what}. {others} other viewer{'s' if others != 1 else ''} of this link "
-                "still want it, so it goes on; press the button to watch it again.")  # fmt: skip
-    return None
+    if others is None or not status.busy:
+        return None
+    if not others:  # queued behind other trainings: it ends as soon as its turn comes
+        return f"The {what} is stopping. Press the button to run it again from the start."
+    return (f"You stopped watching this {what}. {others} other viewer{'s' if others != 1 else ''} of this link "
+            "still want it, so it goes on; press the button to watch it again.")  # fmt: skip
 
 
 def press(job):  # on_click of a Train button (a callback: it runs before the page, on the click's own rerun)

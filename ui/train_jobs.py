@@ -104,6 +104,8 @@ class Job:
     def join(self, who):  # -> self: session `who` wants this training
         with self._lock:
             self.watchers.add(who)
+            if self.state == WAITING:  # stopped while queued, then wanted again: it has not started, let it run
+                self.cancelled = False
         return self
 
     def leave(self, who):  # -> int: sessions still wanting it; when none is left, a busy run stops at its next step
