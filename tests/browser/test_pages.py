@@ -36,6 +36,20 @@ def first_z(page, index=0):  # -> np.ndarray: the z matrix plotly.js is drawing 
     return np.array(z, dtype=np.float64)
 
 
+def slide_to(page, name, target):  # presses the slider's arrow keys until it shows `target`
+    """Key presses made while a rerun redraws the slider can be lost, so count by what the slider shows (its
+    range input's value), not by presses: the link and the chart must still follow the value it reaches."""
+    thumb = page.get_by_role("slider", name=name)
+    for _ in range(60):
+        value = float(thumb.input_value())
+        if abs(value - target) < 1e-9:
+            return
+        thumb.focus()
+        thumb.press("ArrowRight" if value < target else "ArrowLeft")
+        page.wait_for_timeout(50)
+    raise AssertionError(f"the {name} slider did not reach {target}: it shows {value}")
+
+
 def shoot(page, path):  # the whole page: Streamlit scrolls inside its main block, so grow the viewport to fit
     height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
     page.set_viewport_size({"width": 1440, "height": min(int(height) + 40, 6000)})
@@ -81,10 +95,7 @@ def test_axis_labels_fit_inside_their_charts(server, page, path, query):
 def test_temperature_slider_changes_the_chart(server, page):
     open_page(page, f"{server}/scores?stage=weights")
     before = first_z(page)
-    thumb = page.get_by_role("slider", name="Temperature")
-    thumb.focus()
-    for _ in range(10):
-        thumb.press("ArrowRight")  # 1.0 -> 2.0
+    slide_to(page, "Temperature", 2.0)  # from 1.0
     page.wait_for_url(re.compile(r"temperature=2\.0"), timeout=30_000)  # the link follows the control
     page.wait_for_function(  # the chart may be mid-redraw (no _fullData yet): keep waiting rather than throw
         f"""() => {{ const g = document.querySelector('{CHART}');
@@ -124,10 +135,7 @@ def test_bad_link_shows_a_notice_not_a_crash(server, page):
 
 def test_the_share_control_gives_a_link_that_reopens_the_view(server, page, fresh_page):
     open_page(page, f"{server}/scores?stage=weights&text=the+cat+saw+the+dog&causal=true")
-    thumb = page.get_by_role("slider", name="Temperature")
-    thumb.focus()
-    for _ in range(5):
-        thumb.press("ArrowLeft")  # 1.0 -> 0.5
+    slide_to(page, "Temperature", 0.5)  # from 1.0
     page.wait_for_url(re.compile(r"temperature=0\.5"), timeout=30_000)
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60_000)
     page.get_by_text("Share this view").click()
