@@ -3,7 +3,9 @@
     python -m bench.browser [--quick]
 
 Measures, for the dashboard and for the floor app (bench/floor_app.py) in the same run:
-  - load: navigation until the first chart, and until every chart on the page, is drawn;
+  - load: navigation until the first chart, and until every chart on the page, is drawn; the dashboard both under
+    plain `streamlit run`, as the floor, and as deployed for a lecture hall (deploy/start.sh: nginx serves the
+    static files, 2 replicas);
   - change: a slider step until the chart's numbers are different in the browser (p50/p95 over >= 20 steps).
 "Drawn" means plotly.js has laid the chart out (`_fullLayout` and its SVG exist) and Streamlit's script run has
 finished (stApp's data-test-script-state is notRunning). "Changed" compares a fingerprint of the z values plotly.js
@@ -255,19 +257,43 @@ def ratio(a, b):  # -> float | None
     return round(a / b, 2) if a and b else None
 
 
-def floor_ratios(result):  # adds first_ratio, all_ratio and first_ratio_root to every row of result["pages"]
+def floor_ratios(result):  # adds first_ratio, all_ratio and first_ratio_root to every row of "pages" and "deployed"
     """Each page against the floor at the same kind of URL (the overview at /, the rest at a page's path), and
     every page's first chart against the floor at its root too."""
     root_first = result["floor_load"]["first"]["p50"]
-    for name, row in result["pages"].items():
+    for name, row in [*result["pages"].items(), *result.get("deployed", {}).items()]:
         floor = result["floor_load" if name == "overview" else "floor_page_load"]
         row["first_ratio"] = ratio(row["first"]["p50"], floor["first"]["p50"])
         row["all_ratio"] = ratio(row["all"]["p50"], floor["all"]["p50"])
         row["first_ratio_root"] = ratio(row["first"]["p50"], root_first)
 
 
-def main(quick=False, minilm=True, repeats=None):  # -> dict: the browser section of the report
+DEPLOYED = " behind nginx"  # suffix of a page's name served as deployed: deploy/start.sh, 2 replicas
+
+
+@contextlib.contextmanager
+def deployed(browser, pages, **query):  # -> {name + DEPLOYED: url}: the dashboard as a lecture hall serves it
+    """deploy/start.sh with 2 replicas: nginx serves Streamlit's static files from disk, gzipped, and routes each
+    session to a replica. Every replica visits every page once first (each replica has its own caches), so that no
+    timed visit is the one that computes the run."""
+    from bench.hall import cluster
+
+    with cluster(2) as (nginx_url, _, replicas):
+        for base in replicas:
+            for path in pages:
+                load_once(browser, url_for(base, path, **query))
+        yield {(path or "overview") + DEPLOYED: url_for(nginx_url, path, **query) for path in pages}
+
+
+def split_deployed(loads):  # {name: summary} -> (plain, deployed): deployed keyed by the page's own name
+    plain = {name: row for name, row in loads.items() if not name.endswith(DEPLOYED)}
+    return plain, {name.removesuffix(DEPLOYED): row for name, row in loads.items() if name.endswith(DEPLOYED)}
+
+
+def main(quick=False, minilm=True, repeats=None, nginx=None):  # -> dict: the browser section of the report
     """Dashboard pages and control changes, and the floor app's, in one run; ratios dashboard / floor.
+    The pages are loaded twice over: served by plain `streamlit run`, as the floor is, and as deployed for a
+    lecture hall (nginx and 2 replicas, `deployed`); nginx=None: both unless quick.
     With MiniLM installed, also a control change at 128 tokens against a 128 x 128 floor heatmap."""
     from playwright.sync_api import sync_playwright
 
@@ -279,17 +305,27 @@ def main(quick=False, minilm=True, repeats=None):  # -> dict: the browser sectio
     n_loads, n_changes = (1, 3) if quick else (5, 20)
     repeats = repeats or n_loads
     pages = PAGES[:2] if quick else PAGES
+    nginx = not quick if nginx is None else nginx
     result = {}
-    with sync_playwright() as p, serve(FLOOR) as (floor_url, _), serve(DASHBOARD) as (url, _):
+    with (
+        sync_playwright() as p,
+        serve(FLOOR) as (floor_url, _),
+        serve(DASHBOARD) as (url, _),
+        contextlib.ExitStack() as stack,
+    ):
         browser = launch(p)
         # The floor twice: at its root, and at a page's URL. Streamlit's frontend first looks for the server under
         # a page's path (/scores/_stcore/health), fails, and retries at the root after a back-off: ~0.1 s that
         # every multipage app pays on every page but its first, whatever the page draws.
         floors = {"floor": url_for(floor_url), "floor_page": url_for(floor_url, FLOOR_PAGE)}
         urls = floors | {path or "overview": url_for(url, path) for path in pages}
+        if nginx:
+            urls |= stack.enter_context(deployed(browser, pages))
         loads = interleaved_loads(browser, urls, repeats)
         result["floor_load"], result["floor_page_load"] = loads.pop("floor"), loads.pop("floor_page")
-        result["pages"] = loads
+        result["pages"], deployed_loads = split_deployed(loads)
+        if deployed_loads:
+            result["deployed"] = deployed_loads
         pairs = [("floor_change", url_for(floor_url)), ("change_lecture", url_for(url, "scores", stage="weights"))]
         if text_128:
             minilm = url_for(url, "scores", stage="weights", model="minilm", text=text_128)

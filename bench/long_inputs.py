@@ -39,32 +39,41 @@ def text_of_length(model, n_seq):  # -> str: the shortest prefix of the passage 
     return " ".join(words[:lo])
 
 
-def target(quick=False, repeats=3, n_seq=512):  # -> dict: MiniLM pages at n_seq tokens against the floor, one run
+def target(quick=False, repeats=3, n_seq=512, nginx=None):  # -> dict: MiniLM pages at n_seq tokens against the floor
     """Every page once cold, then `repeats` rounds visiting the floor (at / and at a page's URL) and every page in
     turn (bench.browser.interleaved_loads), so the machine's load hits both alike. Ratio: a page's every chart
-    (p50, warm) against the floor's at the same kind of URL (the overview at /, the rest at a page's path)."""
+    (p50, warm) against the floor's at the same kind of URL (the overview at /, the rest at a page's path).
+    The pages are visited under plain `streamlit run` and, unless quick (nginx=None) or nginx=False, as deployed
+    (bench.browser.deployed: nginx and 2 replicas) in the same rounds."""
+    import contextlib
+
     from playwright.sync_api import sync_playwright
 
-    from bench.browser import FLOOR_PAGE, interleaved_loads, ratio
+    from bench.browser import FLOOR_PAGE, deployed, interleaved_loads, ratio, split_deployed
 
     pages = PAGES[:2] if quick else PAGES
     repeats = 1 if quick else repeats
+    nginx = not quick if nginx is None else nginx
     text = text_of_length("minilm", n_seq)
     with (
         sync_playwright() as p,
         serve(DASHBOARD, log_name="server-long.log") as (url, _),
         serve(FLOOR, log_name="server-long-floor.log") as (floor_url, _),
+        contextlib.ExitStack() as stack,
     ):
         browser = launch(p)
         urls = {"floor": url_for(floor_url, n=n_seq), "floor_page": url_for(floor_url, FLOOR_PAGE, n=n_seq)}
         urls |= {path or "overview": url_for(url, path, model="minilm", text=text) for path in pages}
+        if nginx:
+            urls |= stack.enter_context(deployed(browser, pages, model="minilm", text=text))
         loads = interleaved_loads(browser, urls, repeats)
         browser.close()
     floor, floor_page = loads.pop("floor"), loads.pop("floor_page")
-    for name, row in loads.items():
+    loads, as_deployed = split_deployed(loads)
+    for name, row in [*loads.items(), *as_deployed.items()]:
         row["ratio"] = ratio(row["all"]["p50"], (floor if name == "overview" else floor_page)["all"]["p50"])
     return dict(kind="target", model="minilm", n_seq=count_tokens("minilm", text), repeats=repeats, floor=floor,
-                floor_page=floor_page, pages=loads)  # fmt: skip
+                floor_page=floor_page, pages=loads, **({"deployed": as_deployed} if as_deployed else {}))  # fmt: skip
 
 
 def main(quick=False, models=("lecture", "minilm")):  # -> list of dicts: one per model, length and page (the sweep)

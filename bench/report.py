@@ -45,6 +45,10 @@ def markdown(r):  # the dict bench.run.main builds -> str
         lines += generate.markdown(r["generate"], targets)
     if "browser" in r:
         lines += browser_md(r["browser"], targets)
+    if r.get("anatomy"):
+        from bench import anatomy
+
+        lines += anatomy.markdown(r["anatomy"])
     if "long" in r:
         lines += long_md(r["long"], targets)
     if "concurrency" in r:
@@ -116,6 +120,17 @@ def browser_md(b, targets):
         at_page = " (the floor at a page's URL)" if "floor_page_load" in b and name != "overview" else ""
         targets.append((f"{name}: first chart ≤ {FIRST_CHART}x the floor's{at_page}", f"{p['first_ratio']}x",
                         at_most(p["first_ratio"], FIRST_CHART)))  # fmt: skip
+    if b.get("deployed"):
+        lines += ["", "The same pages as deployed for a lecture hall (deploy/start.sh: nginx serves Streamlit's static "
+                  "files from disk, gzipped, and routes each session to one of 2 replicas), visited in the same "
+                  "rounds against the same floor (plain `streamlit run`).", "",
+                  "| page, as deployed | charts | first chart p50 | p95 | every chart p50 | first / floor | "
+                  "every / floor |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for name, p in b["deployed"].items():
+            lines.append(f"| {name} | {p['n_charts']} | {ms(p['first']['p50'])} | {ms(p['first']['p95'])} | "
+                         f"{ms(p['all']['p50'])} | {p['first_ratio']}x | {p['all_ratio']}x |")  # fmt: skip
+            targets.append((f"{name}, as deployed (nginx): first chart ≤ {FIRST_CHART}x the floor's",
+                            f"{p['first_ratio']}x", at_most(p["first_ratio"], FIRST_CHART)))  # fmt: skip
     lines += ["", "Control change: one slider step (Temperature) until the chart's z values differ in the browser.",
               "", "| app | changes | p50 | p95 | ratio (p50) |", "|---|---:|---:|---:|---:|"]  # fmt: skip
     rows = [("floor app, 9 x 9", b["floor_change"]), ("dashboard, lecture model (/scores)", b["change_lecture"])]
@@ -140,10 +155,13 @@ def long_target_md(t, targets):  # the dict long_inputs.target returns -> lines;
              f"Every page with {t['n_seq']} MiniLM tokens, and the floor app's one {t['n_seq']} x {t['n_seq']} "
              f"heatmap at / and at a page's URL, each visited once cold, then {t['repeats']} rounds in turn "
              "(fresh browser context per visit, the run cached on the server). Ratio: every chart, p50 of the warm "
-             "visits, against the floor's at the same kind of URL.", "",
+             "visits, against the floor's at the same kind of URL. Rows \"as deployed (nginx)\": the same pages "
+             "through deploy/start.sh (nginx serving the static files, 2 replicas), in the same rounds; each replica "
+             "visited every page once before, untimed.", "",
              "| page | charts | first chart p50 | every chart p50 | p95 | cold (every chart) | / floor |",
              "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     rows = {"floor app at /": t["floor"], f"floor app at /{FLOOR_PAGE}": t["floor_page"]} | t["pages"]
+    rows |= {f"{name}, as deployed (nginx)": x for name, x in t.get("deployed", {}).items()}
     for name, x in rows.items():
         lines.append(f"| {name} | {x['n_charts']} | {ms(x['first']['p50'])} | {ms(x['all']['p50'])} | "
                      f"{ms(x['all']['p95'])} | {ms(x['cold_all_ms'])} | {x.get('ratio', 1.0)}x |")  # fmt: skip

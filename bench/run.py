@@ -1,7 +1,7 @@
 """The benchmark suite in one command: backend, llama (SmolLM2 shapes), generate (KV cache), browser (dashboard vs
-the floor app), long inputs, a lecture hall, training speed (ours vs torch).
+the floor app), the anatomy of a first chart, long inputs, a lecture hall, training speed (ours vs torch).
 
-    python -m bench.run [--quick] [--only backend,llama,generate,browser,long,hall,train] [--crowd 300] [--repeats N]
+    python -m bench.run [--quick] [--only backend,llama,generate,browser,anatomy,long,hall,train] [--crowd 300] [--repeats N]
     python -m bench.run --only concurrency [--sessions 30]     # the retired 30-browser crowd
 
 Writes bench/reports/report.md (every number against its target) and bench/reports/report.json.
@@ -20,8 +20,17 @@ from bench import report
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "bench" / "reports"
-SECTIONS = ("backend", "llama", "generate", "browser", "long", "concurrency", "hall", "train")
-DEFAULT = ("backend", "llama", "generate", "browser", "long", "hall", "train")  # the 30-browser crowd is retired
+SECTIONS = ("backend", "llama", "generate", "browser", "anatomy", "long", "concurrency", "hall", "train")
+DEFAULT = (
+    "backend",
+    "llama",
+    "generate",
+    "browser",
+    "anatomy",
+    "long",
+    "hall",
+    "train",
+)  # the 30-browser crowd is retired
 
 
 def cpu_model():  # -> str: the CPU's name and widest SIMD (runs on different machines differ by more than noise)
@@ -52,6 +61,10 @@ def run_section(name, quick, sessions, repeats=None, hall_crowd=300):  # -> dict
         from bench import browser
 
         return browser.main(quick, repeats=repeats)
+    if name == "anatomy":
+        from bench import anatomy
+
+        return anatomy.main(repeats or 5, quick)
     if name == "train":
         from bench import train
 

@@ -10,6 +10,7 @@ from attention.figures.common import token_labels
 from attention.figures.heatmaps import MAX_SIDE, block_size, blocks
 from attention.figures.heatmaps import MAX_TICKS as HEATMAP_TICKS
 from attention.figures.steps import (
+    MAX_FEATURES,
     MAX_TICKS,
     STATS,
     Panel,
@@ -230,8 +231,9 @@ if run.n_seq > MAX_TICKS:
     size = block_size(run.n_seq, MAX_SIDE)  # tokens a cell: 1, or more past MAX_SIDE tokens (figures.steps.pooled)
     starts = blocks(run.n_seq, MAX_SIDE)
     pooling = (f" Past {MAX_SIDE} tokens a cell stands for {size} consecutive tokens ({size} × {size} in a query × "
-               "key panel): their mean, or for the mask whether any pair is allowed. The page stays quick this way; "
-               "the Scores page draws every cell." if size > 1 else "")  # fmt: skip
+               "key panel): their mean, or for the mask whether any pair is allowed. A feature side wider than "
+               f"{MAX_FEATURES} is drawn as blocks of consecutive features too (each title names its blocks). The "
+               "page stays quick this way; the Scores page draws every cell." if size > 1 else "")  # fmt: skip
     st.caption(f"{run.n_seq} tokens: each panel is squeezed to one screen and its axes name every "
                f"{page.ordinal(size * -(-len(starts) // HEATMAP_TICKS))} token.{pooling} Hover over a cell for its "
                "token(s) and value, or download the CSV for every number.")  # fmt: skip

@@ -271,3 +271,65 @@ def test_generation_section_states_its_ratio_targets():
     assert "gpt2 small, 256-token prompt | 0.5x | **missed**" in targets
     assert "| gpt2 small | 16 | 30.0 | 12.0 | 2.5x | yes | 1.5 | 20.0x |" in md
     assert "| gpt2 small | 256 | 2.0 | 4.0 | 0.5x | no | — | — |" in md
+
+
+def sidebar_kinds(at):  # -> [str]: the kinds of the sidebar's elements, depth-first (layout blocks left out)
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            if type(child).__name__ not in ("Block", "Column", "Columns", "ElementContainer"):
+                yield type(child).__name__
+            yield from walk(child)
+
+    return list(walk(at.sidebar))
+
+
+def test_the_floor_with_controls_draws_the_dashboards_sidebar_and_k_charts():
+    """bench/anatomy.py times the floor with the dashboard's sidebar added: it must be the same widgets, in the same
+    order, as the dashboard's own sidebar for the lecture model (which grows when ui/sidebar.py does)."""
+    from streamlit.testing.v1 import AppTest
+
+    from bench import anatomy
+
+    dashboard = AppTest.from_file(str(browser.ROOT / browser.DASHBOARD), default_timeout=60)
+    dashboard.run()
+    floor = AppTest.from_file(str(browser.ROOT / browser.FLOOR), default_timeout=60)
+    floor.query_params.update(controls="sidebar", charts="3")
+    floor.run()
+    assert not dashboard.exception and not floor.exception
+    assert sidebar_kinds(floor) == sidebar_kinds(dashboard)
+    assert len(sidebar_kinds(floor)) >= 14
+    assert len(floor.get("plotly_chart")) == 3
+    plain = AppTest.from_file(str(browser.ROOT / browser.FLOOR), default_timeout=60)
+    plain.run()
+    assert sidebar_kinds(plain) == [] and len(plain.get("plotly_chart")) == 1  # the floor itself is unchanged
+    cases = anatomy.cases("http://x")
+    assert cases["floor"] == "http://x/page" and cases["floor + controls, 5 charts"].endswith(
+        "controls=sidebar&charts=5"
+    )
+    assert set(anatomy.CHARTS) == set(browser.PAGES)
+
+
+def test_report_states_first_charts_as_deployed_next_to_plain():
+    def load(first, every):
+        return dict(n_charts=1, cold_all_ms=every, first=dict(p50=first, p95=first), all=dict(p50=every, p95=every))
+
+    b = dict(floor_load=load(1000, 1100), floor_page_load=load(1200, 1250), pages=dict(steps=load(1800, 1900)),
+             deployed=dict(steps=load(1500, 1600)), floor_change=dict(n=1, failures=0, p50=100, p95=100),
+             change_lecture=dict(n=1, failures=0, p50=140, p95=150, ratio=1.4))  # fmt: skip
+    browser.floor_ratios(b)
+    assert b["deployed"]["steps"]["first_ratio"] == 1.25 and b["pages"]["steps"]["first_ratio"] == 1.5
+    md = report.markdown(dict(started="now", machine=dict(cpus=2, processor="x", python="3", load_before=[1, 1, 1]),
+                              browser=b))  # fmt: skip
+    assert "steps: first chart ≤ 1.3x the floor's (the floor at a page's URL) | 1.5x | **missed**" in md
+    assert "steps, as deployed (nginx): first chart ≤ 1.3x the floor's | 1.25x | **met**" in md
+    assert "| steps | 1 | 1,500 ms | 1,500 ms | 1,600 ms | 1.25x | 1.28x |" in md
+    from bench import anatomy
+
+    rows = {"floor": dict(load(1200, 1250), first_ratio=1.0, all_ratio=1.0),
+            "floor + controls": dict(load(1320, 1400), first_ratio=1.1, all_ratio=1.12)}  # fmt: skip
+    md = report.markdown(dict(started="now", machine=dict(cpus=2, processor="x", python="3", load_before=[1, 1, 1]),
+                              anatomy=rows))  # fmt: skip
+    assert "| floor + controls | 1 | 1,320 ms | 1,320 ms | 1.1x | 1,400 ms | 1.12x |" in md
+    assert anatomy.markdown(rows)[0].startswith("## Anatomy")
+    plain, deployed = browser.split_deployed({"steps": 1, "steps" + browser.DEPLOYED: 2, "overview": 3})
+    assert plain == {"steps": 1, "overview": 3} and deployed == {"steps": 2}

@@ -233,3 +233,29 @@ def test_a_512_token_grid_draws_blocks_of_four_tokens_but_keeps_the_features_and
     assert "mean" in s["data"][0]["hovertemplate"] and "mean" not in s["data"][1]["hovertemplate"]
     short = Panel("Q", q[:MAX_SIDE], tokens[:MAX_SIDE], features, "[n_seq, d_head]")
     assert pooled(short) is short  # up to MAX_SIDE tokens every cell is drawn
+
+
+def test_a_long_panels_wide_feature_side_is_drawn_as_blocks_of_features_too():
+    """512 tokens x MiniLM's 384 (d_model) and 1536 (MLP) features: blocks of 4 tokens x 2 and x 8 features, each
+    cell the block's mean (checked against a loop); d_head-wide sides and short inputs stay whole."""
+    from attention.figures.heatmaps import MAX_SIDE
+    from attention.figures.steps import MAX_FEATURES
+
+    n = 4 * MAX_SIDE
+    rng = np.random.default_rng(6)
+    tokens = [f"t{i}" for i in range(n)]
+    x = rng.standard_normal((n, 2 * MAX_FEATURES)).astype(np.float32)
+    mlp = rng.standard_normal((n, 8 * MAX_FEATURES)).astype(np.float32)
+    panels = [Panel("X", x, tokens, [f"d{i}" for i in range(x.shape[1])], "[n_seq, d_model]"),
+              Panel("MLP", mlp, tokens, [f"m{i}" for i in range(mlp.shape[1])], "[n_seq, d_ff]")]  # fmt: skip
+    s = spec(stage_grid(panels, n_cols=2))
+    z_x, z_mlp = (decode(t["z"]) for t in s["data"])
+    assert z_x.shape == (MAX_SIDE, MAX_FEATURES) and z_mlp.shape == (MAX_SIDE, MAX_FEATURES)
+    np.testing.assert_allclose(z_x, naive_blocks(x, 4, 2, np.mean), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(z_mlp, naive_blocks(mlp, 4, 8, np.mean), rtol=1e-5, atol=1e-6)
+    assert list(decode(s["data"][0]["x"])[:2]) == ["d0 … d1", "d2 … d3"]
+    titles = [a["text"] for a in s["layout"]["annotations"]]
+    assert titles[0].endswith("[512, 384] · means of 4-token × 2-feature blocks")
+    assert titles[1].endswith("[512, 1536] · means of 4-token × 8-feature blocks")
+    short = Panel("X", x[:MAX_SIDE], tokens[:MAX_SIDE], [f"d{i}" for i in range(x.shape[1])], "[n_seq, d_model]")
+    assert pooled(short) is short  # a short input keeps every feature too

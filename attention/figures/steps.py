@@ -2,7 +2,8 @@
 
 Each stage is a `Panel` (a matrix with row and column labels); `stage_grid` draws several panels side by
 side in ONE figure (plain heatmaps, no WebGL), so the page stays light however many stages it shows.
-Past MAX_SIDE tokens a panel is drawn as the means of blocks of tokens (`pooled`), and its title says so.
+Past MAX_SIDE tokens a panel is drawn as the means of blocks of tokens, and of features past MAX_FEATURES
+(`pooled`), and its title says so.
 """
 
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ CELL_TEXT_MAX = 16  # write the numbers into the cells when both sides are at mo
 KINDS = ("signed", "weights", "mask")
 MAX_TICKS = 64  # label every row / column up to this many
 MAX_PANEL_PX = 760  # a panel's height at most: 26 px a row up to 29 rows; 512 rows would make a 13,000 px figure
+MAX_FEATURES = 192  # a pooled (long) panel's feature side at most: wider ones are drawn as blocks of features
 HOVER_TEXT_MAX = 64 * 64  # cells; bigger matrices hover their raw number (no per-cell strings to ship)
 
 
@@ -32,6 +34,7 @@ class Panel:
     shape: str  # "[n_seq, d_head]"
     kind: str = "signed"  # signed (diverging around 0) | weights (0 to the largest) | mask (allowed or not)
     block: int = 1  # tokens a cell holds along each token axis: > 1 once a long panel is pooled (see pooled)
+    feature_block: int = 1  # features a cell holds along a wide feature axis of a pooled panel (see pooled)
 
     def __post_init__(self):
         self.matrix = np.asarray(self.matrix, dtype=np.float32)
@@ -54,27 +57,33 @@ class Panel:
             return ""
         if self.kind == "mask":
             return f" · {self.block}-token blocks, allowed if any pair is"
-        return f" · means of {self.block}-token blocks"
+        features = f" × {self.feature_block}-feature" if self.feature_block > 1 else ""
+        return f" · means of {self.block}-token{features} blocks"
 
     @property
     def title(self):  # "Q = X·W_q  [n_seq, d_head] = [9, 4]"
         return f"{self.name}  {self.shape} = [{self.matrix.shape[0]}, {self.matrix.shape[1]}]"
 
 
-def pooled(panel, max_side=MAX_SIDE):  # Panel -> Panel with at most max_side cells along each token axis
+def pooled(
+    panel, max_side=MAX_SIDE, max_features=MAX_FEATURES
+):  # Panel -> Panel of at most max_side token cells a side
     """A long input's panel as blocks of consecutive tokens: each cell is a block's mean (a mask's block is allowed
-    if any of its pairs is). 512 tokens -> 128 blocks of 4 a side: a sixteenth of the cells, each about a pixel or more;
-    the feature axes stay whole. Shorter panels are returned as they are."""
+    if any of its pairs is). 512 tokens -> 128 blocks of 4 a side: a sixteenth of the cells, each about a pixel or more.
+    In such a panel a feature side wider than max_features is cut into blocks of consecutive features too (MiniLM's
+    d_model 384 -> 192 blocks of 2, its MLP's 1536 -> 192 of 8): a half-width panel has fewer pixels than that.
+    Narrower feature sides (d_head) stay whole, and shorter inputs are returned as they are."""
     n_rows, n_cols = panel.matrix.shape
     tok_rows, tok_cols = panel.token_axes
     size = block_size(n_rows if tok_rows else n_cols, max_side) if (tok_rows or tok_cols) else 1
     if size == 1:
         return panel
-    rows = blocks(n_rows, max_side) if tok_rows else np.arange(n_rows)
-    cols = blocks(n_cols, max_side) if tok_cols else np.arange(n_cols)
+    rows = blocks(n_rows, max_side) if tok_rows else blocks(n_rows, max_features)
+    cols = blocks(n_cols, max_side) if tok_cols else blocks(n_cols, max_features)
+    features = 1 if tok_rows and tok_cols else block_size(n_cols if tok_rows else n_rows, max_features)
     z = block_reduce(panel.matrix, rows, cols, "max" if panel.kind == "mask" else "mean")
     return Panel(panel.name, z, block_labels(panel.rows, rows), block_labels(panel.cols, cols), panel.shape,
-                 panel.kind, block=size)  # fmt: skip
+                 panel.kind, block=size, feature_block=features)  # fmt: skip
 
 
 def cell_text(matrix, kind):  # [r, c] -> [r, c] str
