@@ -42,7 +42,7 @@ if st.query_params.get("controls") == "sidebar":  # drawn after the chart, as th
         st.slider("α (pull strength)", 0.0, 1.0, 0.5, step=0.05)
         st.slider("Steps (layers)", 1, 6, 1)
         st.toggle("Causal mask (decoder)", help="each token sees only itself and earlier ones")
-        st.slider("Temperature ", 0.1, 5.0, 1.0, step=0.1, help="softmax(scores / T)")
+        st.slider("Temperature ", 0.1, 5.0, 1.0, step=0.1, help="softmax(scores / T)")  # a space: not the main one
         st.radio("Similarity", ["dot", "cosine"], horizontal=True)
         c1, c2 = st.columns(2)
         c1.selectbox("Layer", [0])

@@ -21,16 +21,7 @@ from bench import report
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "bench" / "reports"
 SECTIONS = ("backend", "llama", "generate", "browser", "anatomy", "long", "concurrency", "hall", "train")
-DEFAULT = (
-    "backend",
-    "llama",
-    "generate",
-    "browser",
-    "anatomy",
-    "long",
-    "hall",
-    "train",
-)  # the 30-browser crowd is retired
+DEFAULT = tuple(s for s in SECTIONS if s != "concurrency")  # the 30-browser crowd is retired
 
 
 def cpu_model():  # -> str: the CPU's name and widest SIMD (runs on different machines differ by more than noise)

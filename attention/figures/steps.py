@@ -65,9 +65,7 @@ class Panel:
         return f"{self.name}  {self.shape} = [{self.matrix.shape[0]}, {self.matrix.shape[1]}]"
 
 
-def pooled(
-    panel, max_side=MAX_SIDE, max_features=MAX_FEATURES
-):  # Panel -> Panel of at most max_side token cells a side
+def pooled(panel, max_side=MAX_SIDE, max_features=MAX_FEATURES):  # Panel -> Panel with fewer cells a long side
     """A long input's panel as blocks of consecutive tokens: each cell is a block's mean (a mask's block is allowed
     if any of its pairs is). 512 tokens -> 128 blocks of 4 a side: a sixteenth of the cells, each about a pixel or more.
     In such a panel a feature side wider than max_features is cut into blocks of consecutive features too (MiniLM's
