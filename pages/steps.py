@@ -31,6 +31,8 @@ SHOWN = {"w_q": "W_q", "w_k": "W_k", "w_v": "W_v", "w_o": "W_o"}
 MAX_WEIGHT = 100.0  # edited entries beyond this only overflow the softmax; they teach nothing more
 VERSION = "steps_edit_version"  # bumped by Reset: fresh editors start from the preset again
 TAB = "steps_edit_tab"  # the open editor's tab label: only that editor is drawn (each grid delays the charts)
+OPEN = "steps_edit_open"  # the editors' expander: closed, no grid is drawn and its 1.2 MB of JavaScript waits
+OPEN_KEPT = "steps_edit_open_kept"  # the expander as last drawn: a widget's own state is lost on other pages
 STORE = "steps_edit_store"  # {"context", name: (generation, shown, last)}: shown and last [d_model, d_model] float32,
 # what each editor starts from and the matrix as last edited (ui.page.advance_edits)
 LINK_EDITS = "steps_link_edits"  # (preset, n_head, cells) a shared link carried
@@ -84,6 +86,7 @@ def start_matrices(settings, base, dims):  # -> {name: matrix}: the preset, plus
         if notice:
             sidebar.add_notice(notice)
         st.session_state[LINK_EDITS] = (settings.preset, settings.n_head, cells)
+        st.session_state[OPEN] = bool(cells)  # a link with edits opens on them
     preset, n_head, cells = st.session_state.get(LINK_EDITS, (None, None, []))
     start = {name: base[name].copy() for name in WEIGHT_NAMES}
     if (preset, n_head) == (settings.preset, settings.n_head):
@@ -108,13 +111,18 @@ def editor_key(name, settings, generation):  # the data_editor key: a new contex
 
 
 def edited_weights(settings):  # -> (edited {name: matrix} or None, dims, store, errors)
-    """The weights as edited, read from the editors' state: the editors are drawn after the charts (draw_editors),
-    so that their JavaScript does not hold up the first chart. Only the open tab's editor is drawn; the store keeps
-    each matrix as last edited, through closed tabs, other pages and a real model chosen for a while (the link
-    drops `edits` meanwhile). Invalid edits fall back to the preset."""
+    """The weights as edited, read from the editors' state: the editors are drawn after the charts (draw_weights),
+    and only once their expander is opened, so that their JavaScript does not hold up the first chart. Only the
+    open tab's editor is drawn; the store keeps each matrix as last edited, through closed tabs, a closed expander,
+    other pages and a real model chosen for a while (the link drops `edits` meanwhile). Invalid edits fall back to
+    the preset."""
+    if OPEN not in st.session_state:  # back from another page, where Streamlit forgot the expander: as it was
+        st.session_state[OPEN] = st.session_state.get(OPEN_KEPT, False)
     base, dims = preset_matrices(settings.preset, settings.n_head)
     store = stored(settings, start_matrices(settings, base, dims))
     open_name = {SHOWN[n]: n for n in WEIGHT_NAMES}.get(st.session_state.get(TAB), WEIGHT_NAMES[0])
+    if not st.session_state.get(OPEN):
+        open_name = None  # the expander is closed: no editor is drawn, each matrix stays as last edited
     edited, errors = {}, []
     for name in WEIGHT_NAMES:
         state = st.session_state.get(editor_key(name, settings, store[name][0]))  # None: forgotten or never drawn
@@ -129,8 +137,26 @@ def edited_weights(settings):  # -> (edited {name: matrix} or None, dims, store,
     return (edited if changed else None), dims, store, errors
 
 
-def draw_editors(settings, store, dims, errors):
-    """W_q, W_k, W_v, W_o as tabs holding one editable table, the open one's; the errors edited_weights found."""
+def draw_weights(settings, store, dims, errors, edited):
+    """The editors in an expander that draws them only when open (a first visit's charts do not wait for the data
+    grid), the errors edited_weights found, and a line saying whether the charts use edited weights."""
+    box = st.expander("See and edit W_q, W_k, W_v, W_o", key=OPEN, on_change="rerun", icon=":material/edit:")
+    st.session_state[OPEN_KEPT] = box.open
+    if box.open:
+        with box:
+            draw_editors(settings, store, dims)
+    elif edited:
+        st.caption("The charts below use your edited weights (the link keeps them); open the tables to see them "
+                   "or reset them.")  # fmt: skip
+    else:
+        st.caption(f"Four {len(dims)} × {len(dims)} matrices, one number per input and output dimension: open "
+                   "them to read the numbers or type your own, and every chart below follows.")  # fmt: skip
+    for error in errors:
+        st.error(page.md_escape(error), icon="✋")
+
+
+def draw_editors(settings, store, dims):
+    """W_q, W_k, W_v, W_o as tabs holding one editable table, the open one's, and the Reset button."""
     d_head = len(dims) // settings.n_head
     heads = (
         f" With n_head = {settings.n_head}, head h uses output columns {d_head}·h to {d_head}·h + {d_head - 1}."
@@ -147,8 +173,6 @@ def draw_editors(settings, store, dims, errors):
             generation, shown, _ = store[name]
             frame = page.table(shown, rows=dims, cols=dims)
             tab.data_editor(frame, key=editor_key(name, settings, generation), width="content")
-    for error in errors:
-        st.error(page.md_escape(error), icon="✋")
     st.button("Reset weights to the preset", icon=":material/restart_alt:", on_click=reset_weights)
 
 
@@ -206,7 +230,7 @@ try:
 except page.Halt:  # a sentence that stops the page still shows the editor, so the weights stay in reach
     if lecture:
         with editor_slot:
-            draw_editors(settings, store, dims, errors)
+            draw_weights(settings, store, dims, errors, weights is not None)
     raise
 
 layer, head = min(settings.layer, run.n_layer - 1), min(settings.head, run.n_head - 1)
@@ -320,6 +344,6 @@ page.chart(saturation_figure(sat, stat, present=settings.present, d_head=run.d_h
 page.csv_download(saturation_table(sat), "saturation")
 if lecture:
     with editor_slot:
-        draw_editors(settings, store, dims, errors)
+        draw_weights(settings, store, dims, errors, weights is not None)
 with notice_slot:
     page.notices(run, settings)

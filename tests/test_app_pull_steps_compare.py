@@ -102,7 +102,15 @@ def test_steps_heads_layers_and_causal_mask_follow_the_sidebar():
     assert "[n_seq, d_head] = [" in json.dumps(s[1]["layout"]["annotations"])
 
 
+def open_editors(at):  # -> at, run with /steps' weight editors open, as a click on their expander does
+    at.session_state["steps_edit_open"] = True
+    return at.run()
+
+
 def edit(at, name, row, column, value, preset="identity", n_head=1, version=0, generation=0):
+    """Type `value` into one cell of an editor, its expander open (a student opens it first)."""
+    if not at.session_state["steps_edit_open"]:
+        open_editors(at)
     key = f"edit_{name}_{preset}_{n_head}_{version}_{generation}"
     at.session_state[key] = {"edited_rows": {row: {column: value}}, "added_rows": [], "deleted_rows": []}
     return at.run()

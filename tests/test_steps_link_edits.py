@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_app_pull_steps_compare import app, charts, edit, ok, panel
+from test_app_pull_steps_compare import app, charts, edit, ok, open_editors, panel
 
 from attention import registry
 from attention.lecture import AXES, AXIS_LABELS, D_MODEL
@@ -124,7 +124,7 @@ def test_edits_in_a_closed_tab_are_kept_and_its_editor_starts_from_them():
     tab's edits itself. The reference is the backend run with every edit applied to the preset."""
     w = preset_weights("identity", 1)
     expected = {k: v.copy() for k, v in w.items()}
-    at = ok(app("steps"))
+    at = ok(open_editors(ok(app("steps"))))
     assert len(at.data_editor) == 1  # W_q's, the open tab
     ok(edit(at, "w_k", 1, "food", 3.0))  # typed into W_k's grid, whose tab then closed
     expected["w_k"][1, AXES.index("food")] = 3.0
@@ -213,3 +213,35 @@ def test_another_preset_and_back_starts_from_the_preset():
     ok(at)
     np.testing.assert_allclose(panel(charts(at)[1], "Q = X·W_q"), plain)  # edits belong to their preset
     assert "edits" not in at.query_params
+
+
+def test_the_weight_editors_open_on_demand_and_edits_outlive_a_closed_expander():
+    """A first visit draws no data grid (its JavaScript would hold up the first chart): the editors' expander opens
+    them. Closing it again keeps the edits in the charts, says so, and the choice outlives a visit elsewhere."""
+    at = ok(app("steps"))
+    assert len(at.data_editor) == 0 and not at.session_state["steps_edit_open"]
+    assert any("See and edit W_q" in e.label for e in at.expander)
+    assert any("open them to read the numbers" in c.value for c in at.caption)
+    ok(open_editors(at))
+    assert len(at.data_editor) == 1  # W_q's, the open tab
+    ok(edit(at, "w_q", 0, "technology", 2.0))
+    edited_q = panel(charts(at)[1], "Q = X·W_q")
+    at.session_state["steps_edit_open"] = False  # the student closes the expander
+    ok(at.run())
+    assert len(at.data_editor) == 0
+    np.testing.assert_allclose(panel(charts(at)[1], "Q = X·W_q"), edited_q)  # still the edited weights
+    assert any("use your edited weights" in c.value for c in at.caption)
+    assert at.query_params["edits"] in ("q.0.1=2", ["q.0.1=2"])
+    ok(at.switch_page("pages/scores.py").run())
+    ok(at.switch_page("pages/steps.py").run())
+    assert len(at.data_editor) == 0 and not at.session_state["steps_edit_open"]  # closed, as it was left
+    np.testing.assert_allclose(panel(charts(at)[1], "Q = X·W_q"), edited_q)
+
+
+def test_a_link_with_edits_opens_the_editors_on_them():
+    cell = f"q.0.{AXES.index('technology')}=2"
+    at = ok(app("steps", edits=cell))
+    assert at.session_state["steps_edit_open"] and len(at.data_editor) == 1
+    expected = preset_weights("identity", 1)["w_q"].copy()
+    expected[0, AXES.index("technology")] = 2.0
+    np.testing.assert_array_equal(at.data_editor[0].value.to_numpy(dtype=np.float32), expected)

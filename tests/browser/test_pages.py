@@ -254,10 +254,12 @@ def test_following_another_word_reruns_only_the_pull_and_the_link_follows(server
 
 
 def test_editing_a_weight_cell_reaches_the_charts_and_the_link(server, page):
-    """/steps reads the editors' edits before it draws them (the editors come after the charts, so their
-    JavaScript does not hold up the first chart). Typed into the real grid, an edit must still reach Q (checked
-    against the backend with the same edited W_q) and the link."""
+    """/steps reads the editors' edits before it draws them (the editors come after the charts, and only once their
+    expander is opened, so their JavaScript does not hold up the first chart). Typed into the real grid, an edit
+    must still reach Q (checked against the backend with the same edited W_q) and the link."""
     open_page(page, f"{server}/steps", charts=3)
+    assert page.locator('[data-testid="stDataFrame"]').count() == 0  # closed: no grid on a first visit
+    page.get_by_text("See and edit W_q, W_k, W_v, W_o").click()
     grid = page.locator('[data-testid="stDataFrame"]').first  # W_q, the open tab
     grid.scroll_into_view_if_needed()
     grid.locator("canvas").first.wait_for(state="visible", timeout=30_000)  # the grid's chunk has loaded
