@@ -18,7 +18,7 @@ import json
 
 from bench.browser import DASHBOARD, FLOOR, FLOOR_PAGE, PAGES, launch, ratio, serve, url_for
 
-CHARTS = {"": 2, "scores": 5, "heads": 2, "pull": 1, "steps": 5, "compare": 4}  # lecture model, default view
+CHARTS = {"": 2, "scores": 5, "heads": 2, "pull": 1, "steps": 1, "compare": 4}  # lecture model, default view
 
 
 def cases(floor_url):  # -> {name: url}: the floor and the floor with the dashboard's parts

@@ -40,6 +40,8 @@ CHROMIUM_ARGS = [
 ]
 DASHBOARD, FLOOR = "app.py", "bench/floor_app.py"
 PAGES = ["", "scores", "heads", "pull", "steps", "compare"]
+STEPS_TABS = [f"steps?part={part}" for part in ("qkv", "scores", "output", "mlp", "scale")]  # /steps' other tabs
+# (a real model's: "mlp" is the norms and the MLP), each drawn only when opened: a link opens one
 VIEWPORT = {"width": 1440, "height": 1000}
 FLOOR_PAGE = "page"  # the floor app visited at a page's URL, as the dashboard's pages other than the overview are
 TIMEOUT_MS = 120_000
@@ -132,8 +134,9 @@ def launch(playwright):  # -> Browser: Debian's Chromium
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def url_for(base, path="", **query):  # -> str
-    q = urlencode({k: v for k, v in query.items() if v is not None})
+def url_for(base, path="", **query):  # -> str; path may carry its own query ("steps?part=scores")
+    path, _, own = path.partition("?")
+    q = "&".join(filter(None, [own, urlencode({k: v for k, v in query.items() if v is not None})]))
     return f"{base}/{path}" + (f"?{q}" if q else "")
 
 

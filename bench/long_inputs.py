@@ -10,7 +10,7 @@ box's 4000 characters.
 import argparse
 import json
 
-from bench.browser import DASHBOARD, FLOOR, PAGES, launch, page_loads, serve, url_for
+from bench.browser import DASHBOARD, FLOOR, PAGES, STEPS_TABS, launch, page_loads, serve, url_for
 
 LENGTHS = (64, 256, 512)
 PASSAGE = "The cat sat on the mat, and the dog ran to the bank of the river. It was wet; so it sat by a tree. "
@@ -40,8 +40,9 @@ def text_of_length(model, n_seq):  # -> str: the shortest prefix of the passage 
 
 
 def target(quick=False, repeats=3, n_seq=512, nginx=None):  # -> dict: MiniLM pages at n_seq tokens against the floor
-    """Every page once cold, then `repeats` rounds visiting the floor (at / and at a page's URL) and every page in
-    turn (bench.browser.interleaved_loads), so the machine's load hits both alike. Ratio: a page's every chart
+    """Every page (and /steps' other tabs, opened by their link) once cold, then `repeats` rounds visiting the
+    floor (at / and at a page's URL) and every page in turn (bench.browser.interleaved_loads), so the machine's
+    load hits both alike. Ratio: a page's every chart
     (p50, warm) against the floor's at the same kind of URL (the overview at /, the rest at a page's path).
     The pages are visited under plain `streamlit run` and, unless quick (nginx=None) or nginx=False, as deployed
     (bench.browser.deployed: nginx and 2 replicas) in the same rounds."""
@@ -52,6 +53,7 @@ def target(quick=False, repeats=3, n_seq=512, nginx=None):  # -> dict: MiniLM pa
     from bench.browser import FLOOR_PAGE, deployed, interleaved_loads, ratio, split_deployed
 
     pages = PAGES[:2] if quick else PAGES
+    views = pages if quick else pages + STEPS_TABS  # /steps' other tabs too, under plain `streamlit run`
     repeats = 1 if quick else repeats
     nginx = not quick if nginx is None else nginx
     text = text_of_length("minilm", n_seq)
@@ -63,7 +65,7 @@ def target(quick=False, repeats=3, n_seq=512, nginx=None):  # -> dict: MiniLM pa
     ):
         browser = launch(p)
         urls = {"floor": url_for(floor_url, n=n_seq), "floor_page": url_for(floor_url, FLOOR_PAGE, n=n_seq)}
-        urls |= {path or "overview": url_for(url, path, model="minilm", text=text) for path in pages}
+        urls |= {path or "overview": url_for(url, path, model="minilm", text=text) for path in views}
         if nginx:
             urls |= stack.enter_context(deployed(browser, pages, model="minilm", text=text))
         loads = interleaved_loads(browser, urls, repeats)

@@ -152,7 +152,8 @@ def browser_md(b, targets):
 
 def long_target_md(t, targets):  # the dict long_inputs.target returns -> lines; adds the issue's targets
     lines = ["## Long inputs: 512 MiniLM tokens against the floor's one 512 x 512 heatmap", "",
-             f"Every page with {t['n_seq']} MiniLM tokens, and the floor app's one {t['n_seq']} x {t['n_seq']} "
+             f"Every page with {t['n_seq']} MiniLM tokens (and each of /steps' other tabs, `steps?part=...`, as its "
+             f"link opens it), and the floor app's one {t['n_seq']} x {t['n_seq']} "
              f"heatmap at / and at a page's URL, each visited once cold, then {t['repeats']} rounds in turn "
              "(fresh browser context per visit, the run cached on the server). Ratio: every chart, p50 of the warm "
              "visits, against the floor's at the same kind of URL. Rows \"as deployed (nginx)\": the same pages "

@@ -1,6 +1,7 @@
 """/steps: the whole computation with this sentence's own numbers, editable lecture weights, and why ÷√d_head."""
 
 import html
+from types import SimpleNamespace
 
 import numpy as np
 import streamlit as st
@@ -32,6 +33,7 @@ MAX_WEIGHT = 100.0  # edited entries beyond this only overflow the softmax; they
 VERSION = "steps_edit_version"  # bumped by Reset: fresh editors start from the preset again
 TAB = "steps_edit_tab"  # the open editor's tab label: only that editor is drawn (each grid delays the charts)
 OPEN = "steps_edit_open"  # the editors' expander: closed, no grid is drawn and its 1.2 MB of JavaScript waits
+PART = "steps_part"  # the open tab's label (ui.page.lazy_tabs); in the link as part=<slug>
 OPEN_KEPT = "steps_edit_open_kept"  # the expander as last drawn: a widget's own state is lost on other pages
 STORE = "steps_edit_store"  # {"context", name: (generation, shown, last)}: shown and last [d_model, d_model] float32,
 # what each editor starts from and the matrix as last edited (ui.page.advance_edits)
@@ -86,7 +88,7 @@ def start_matrices(settings, base, dims):  # -> {name: matrix}: the preset, plus
         if notice:
             sidebar.add_notice(notice)
         st.session_state[LINK_EDITS] = (settings.preset, settings.n_head, cells)
-        st.session_state[OPEN] = bool(cells)  # a link with edits opens on them
+        st.session_state[OPEN_KEPT] = bool(cells)  # a link with edits opens on them (edited_weights)
     preset, n_head, cells = st.session_state.get(LINK_EDITS, (None, None, []))
     start = {name: base[name].copy() for name in WEIGHT_NAMES}
     if (preset, n_head) == (settings.preset, settings.n_head):
@@ -110,19 +112,24 @@ def editor_key(name, settings, generation):  # the data_editor key: a new contex
     return f"edit_{name}_{settings.preset}_{settings.n_head}_{st.session_state.setdefault(VERSION, 0)}_{generation}"
 
 
-def edited_weights(settings):  # -> (edited {name: matrix} or None, dims, store, errors)
-    """The weights as edited, read from the editors' state: the editors are drawn after the charts (draw_weights),
-    and only once their expander is opened, so that their JavaScript does not hold up the first chart. Only the
-    open tab's editor is drawn; the store keeps each matrix as last edited, through closed tabs, a closed expander,
-    other pages and a real model chosen for a while (the link drops `edits` meanwhile). Invalid edits fall back to
-    the preset."""
-    if OPEN not in st.session_state:  # back from another page, where Streamlit forgot the expander: as it was
+def restore_open():  # before the expander is drawn: as the student left it, if Streamlit forgot it
+    if OPEN not in st.session_state:  # (another tab or page); set only in a run that draws it (ui.page._KEPT)
         st.session_state[OPEN] = st.session_state.get(OPEN_KEPT, False)
+
+
+def edited_weights(settings, drawn):  # -> (edited {name: matrix} or None, dims, store, errors)
+    """The weights as edited, read from the editors' state: the editors are drawn after the charts (draw_weights),
+    only in the first of the page's tabs (`drawn`: it is open) and only once their expander is opened, so that
+    their JavaScript does not hold up the first chart. Only the open tab's editor is drawn; the store keeps each
+    matrix as last edited, through closed tabs, a closed expander, the page's other tabs, other pages and a real
+    model chosen for a while (the link drops `edits` meanwhile). Invalid edits fall back to the preset."""
     base, dims = preset_matrices(settings.preset, settings.n_head)
     store = stored(settings, start_matrices(settings, base, dims))
+    if drawn:
+        restore_open()
     open_name = {SHOWN[n]: n for n in WEIGHT_NAMES}.get(st.session_state.get(TAB), WEIGHT_NAMES[0])
-    if not st.session_state.get(OPEN):
-        open_name = None  # the expander is closed: no editor is drawn, each matrix stays as last edited
+    if not (drawn and st.session_state.get(OPEN)):
+        open_name = None  # the expander is closed or not drawn: no editor is, each matrix stays as last edited
     edited, errors = {}, []
     for name in WEIGHT_NAMES:
         state = st.session_state.get(editor_key(name, settings, store[name][0]))  # None: forgotten or never drawn
@@ -207,6 +214,142 @@ def section(title, panels, name, n_cols=None, present=False, shown=None, note=No
     lazy_csv(panels, name)
 
 
+def parts(lecture):  # -> {slug: tab label}: the page's tabs, in the order of the computation
+    """One step a tab, drawn only when open (ui.page.lazy_tabs): a first visit sends X, not the page's every
+    chart. The slugs go in the link as `part` and match attention.views.STEP_PARTS where they overlap."""
+    return {
+        "x": "Input X and the weights" if lecture else "Input X",
+        "qkv": "Queries, keys, values",
+        "scores": "Scores → weights",
+        "output": "Weighted sum → output",
+        **({} if lecture else {"mlp": "Norms and MLP"}),
+        "scale": "Why ÷√d_head",
+    }
+
+
+def next_button(tabs, part):  # at the end of a tab: open the next one, as a lecturer steps through
+    slugs = list(tabs)
+    if part != slugs[-1]:
+        label = tabs[slugs[slugs.index(part) + 1]]
+        st.button(f"Next: {label}", icon=":material/arrow_forward:", on_click=page.go_to, args=(PART, label),
+                  key=f"steps-next-{part}")  # fmt: skip
+
+
+def draw_input(v):  # section 1 (and 2, the lecture weights): X, the layer's input
+    if v.layer == 0:
+        what = "the embeddings" if v.lecture else "the embeddings (token + position)"
+    else:
+        what = f"after {v.layer} pull step(s)" if v.lecture else f"the hidden state entering layer {v.layer}"
+    st.subheader(f"1 · The input X  [n_seq, d_model]: {what}")
+    st.caption("One row per token. In the lecture model every column is a meaning you can read." if v.lecture else "")
+    x = v.run.hidden[v.layer]  # [n_seq, d_model]: the input of this layer (the embeddings at layer 0)
+    page.chart(stage_grid([Panel("X", x, v.rows, v.dims, "[n_seq, d_model]")], present=v.present), "steps-x")
+    page.csv_download(x, "steps-x", rows=v.run.tokens, cols=v.dims)
+    if v.lecture:
+        st.subheader("2 · The learned weights W_q, W_k, W_v, W_o  [d_model, d_model]")
+        draw_weights(v.settings, v.store, v.dims, v.errors, v.edited)
+    else:
+        st.info("Real checkpoints' weight matrices are not editable here; the numbers below are the model's own.")
+
+
+def draw_qkv(v):
+    run, rows, cols = v.run, v.rows, v.cols
+    q_name = "Q = X·W_q" if v.lecture else ("Q after RoPE" if run.rope is not None else "Q")
+    qkv = [
+        Panel(q_name, v.st_.queries[0], rows, cols, "[n_seq, d_head]"),
+        Panel(q_name.replace("Q", "K").replace("_q", "_k"), v.st_.keys[0], rows, cols, "[n_seq, d_head]"),
+        Panel(q_name.replace("Q", "V").replace("_q", "_v").replace(" after RoPE", ""), v.st_.values[0], rows, cols,
+              "[n_seq, d_head]"),
+    ]  # fmt: skip
+    if run.rope is not None:  # RoPE rotates q and k (not v) by each token's position: show them before it too
+        q0, k0 = before_rope(run, v.layer, v.head)
+        before = [Panel("Q before RoPE", q0, rows, cols, "[n_seq, d_head]"), Panel("K before RoPE", k0, rows, cols, "[n_seq, d_head]")]  # fmt: skip
+        qkv = [*before, qkv[2], qkv[0], qkv[1]]  # first row: before the rotation (and V); second row: after it
+    section(
+        f"{v.first + 0} · Queries, keys, values for {v.where}  [n_seq, d_head]",
+        qkv,
+        "steps-qkv",
+        n_cols=3 if run.rope is not None else None,
+        present=v.present,
+        note=" ".join(filter(None, [internals.gqa_line(run, v.head), ROPE_NOTE if run.rope is not None else None])),
+    )
+
+
+def draw_scores(v):
+    run, rows, st_ = v.run, v.rows, v.st_
+    mask = np.ones((run.n_seq, run.n_seq), dtype=bool) if run.mask is None else run.mask
+    score_panels = [
+        Panel("QKᵀ" if run.similarity == "dot" else "cos(q, k)", st_.scores[0], rows, rows, "[n_seq, n_seq]"),
+        Panel(f"× {st_.scale:.3g}" + (" (÷√d_head)" if st_.scale != 1 else ""), st_.scaled[0], rows, rows,
+              "[n_seq, n_seq]"),
+        Panel("mask" + (" (causal)" if run.mask is not None else " (none)"), mask, rows, rows, "[n_seq, n_seq]",
+              "mask"),
+        Panel(f"softmax(· / {run.temperature:g})", st_.weights[0], rows, rows, "[n_seq, n_seq]", "weights"),
+    ]  # fmt: skip
+    shown = note = None
+    if run.n_seq > ALL_STAGES_UP_TO:  # each n_seq² panel is megabytes: leave out those that show nothing new
+        raw, _, masked, softmaxed = score_panels
+        shown = [raw, softmaxed] if run.mask is None else [raw, masked, softmaxed]
+        same = ("equal the raw ones (cosine scores are not scaled)" if st_.scale == 1
+                else f"are the raw ones × {st_.scale:.3g}, the same picture on a smaller colour scale")  # fmt: skip
+        left_out = "that panel is" if run.mask is not None else "that panel and the mask (which allows every key) are"
+        note = f"{run.n_seq} tokens: the scaled scores {same}, so {left_out} left out here; the CSV holds all four."
+    section(
+        f"{v.first + 1} · Scores become weights  [n_seq, n_seq]: each row is a query, each column a key",
+        score_panels,
+        "steps-scores",
+        n_cols=2,
+        present=v.present,
+        shown=shown,
+        note=note,
+    )
+
+
+def draw_output(v):
+    run, rows, cols, dims, layer = v.run, v.rows, v.cols, v.dims, v.layer
+    concat = merge_heads(run.weights[layer] @ run.values[layer])  # [n_seq, d_model]: every head's weights·V
+    out_panels = [
+        Panel("weights·V", v.st_.output[0], rows, cols, "[n_seq, d_head]"),
+        Panel("Concat(heads)", concat, rows, dims, "[n_seq, d_model]"),
+        Panel("Concat·W_o", run.attn_out[layer], rows, dims, "[n_seq, d_model]"),
+    ]
+    if v.lecture:
+        out_panels.append(Panel("new X = (1−α)X + α·out", run.hidden[layer + 1], rows, dims, "[n_seq, d_model]"))
+    section(
+        f"{v.first + 2} · Each output row is a weighted sum of value rows; the heads are joined and projected by W_o",
+        out_panels,
+        "steps-output",
+        n_cols=2,
+        present=v.present,
+    )
+    query = page.url_choice("Spell out the row of", rows, "token", default=rows[default_row(run)], kept=True)
+    weights = v.st_.weights[0][rows.index(query)]
+    st.markdown(page.md_escape(weighted_sum_text(query, weights, rows)))  # not st.code: 1.5 MB of JavaScript
+    if v.lecture:
+        st.caption(f"The last matrix is the context pull with α = {v.settings.alpha:g}: it is X for the next step.")
+
+
+def draw_mlp(v):  # real checkpoints: the rest of the layer, with its own numbers
+    internals.trace_sections(v.settings, v.run, v.layer, present=v.present)
+
+
+def draw_scale(v):
+    st.subheader(f"{v.first + 3} · Why divide by √d_head?")
+    st.markdown(
+        "A dot product adds up d_head products, so random scores spread like √d_head. Without scaling, "
+        "softmax turns almost one-hot as d_head grows, and its gradient vanishes; dividing by √d_head keeps it "
+        "steady."
+    )
+    stat = page.url_choice("Show", list(STATS), "sat", format_func=STATS.get, widget=st.segmented_control,
+                           label_visibility="collapsed", kept=True)  # fmt: skip
+    sat = saturation_demo()
+    page.chart(saturation_figure(sat, stat, present=v.present, d_head=v.run.d_head), f"saturation-{stat}")
+    page.csv_download(saturation_table(sat), "saturation")
+
+
+DRAW = {"x": draw_input, "qkv": draw_qkv, "scores": draw_scores, "output": draw_output, "mlp": draw_mlp,
+        "scale": draw_scale}  # fmt: skip
+
 settings = sidebar.current()
 page.header(
     "Step by step",
@@ -215,42 +358,37 @@ page.header(
 page.formula(
     r"Q = XW_q,\; K = XW_k,\; V = XW_v,\quad \text{head} = \operatorname{softmax}\!\Big(\frac{QK^\top}{\sqrt{d_{head}}}"
     r" + \text{mask}\Big)V,\quad \text{output} = \operatorname{Concat}(\text{head}_1..\text{head}_h)\,W_o",
-    caption="Every matrix below is one term of this formula, computed for the sentence in the sidebar.",
+    caption="Every matrix in the tabs below is one term of this formula, computed for the sentence in the sidebar.",
 )
 notice_slot = st.container()  # filled at the end, once every control has read the link
 lecture = settings.model == "lecture"
-x_slot = st.container()
-weights, dims = None, None
+tabs = parts(lecture)
+part = page.tab_choice(tabs, PART, "part")
+weights, dims, store, errors = None, None, None, []
 if lecture:
-    st.subheader("2 · The learned weights W_q, W_k, W_v, W_o  [d_model, d_model]")
-    editor_slot = st.container()  # filled last: see edited_weights
-    weights, dims, store, errors = edited_weights(settings)
+    weights, dims, store, errors = edited_weights(settings, drawn=part == "x")
 try:
     run = page.load(settings, weights)
 except page.Halt:  # a sentence that stops the page still shows the editor, so the weights stay in reach
     if lecture:
-        with editor_slot:
-            draw_weights(settings, store, dims, errors, weights is not None)
+        st.subheader("The learned weights W_q, W_k, W_v, W_o  [d_model, d_model]")
+        restore_open()
+        draw_weights(settings, store, dims, errors, weights is not None)
     raise
 
 layer, head = min(settings.layer, run.n_layer - 1), min(settings.head, run.n_head - 1)
-rows = [html.unescape(t) for t in token_labels(run.tokens)]  # unique, as typed; figures escape them once
-x = run.hidden[layer]  # [n_seq, d_model]: the input of this layer (the embeddings at layer 0)
 dims = dims or [str(i) for i in range(run.d_model)]
-cols = head_columns(dims, run.n_head, head) if lecture else [str(i) for i in range(run.d_head)]
-st_ = stages(run, layer, head)  # this head's every stage, [1, ...]
-where = f"layer {layer}, head {head}" + (f" of {run.n_head}" if run.n_head > 1 else "")
-
-with x_slot:
-    if layer == 0:
-        what = "the embeddings" if lecture else "the embeddings (token + position)"
-    else:
-        what = f"after {layer} pull step(s)" if lecture else f"the hidden state entering layer {layer}"
-    st.subheader(f"1 · The input X  [n_seq, d_model]: {what}")
-    st.caption("One row per token. In the lecture model every column is a meaning you can read." if lecture else "")
-    page.chart(stage_grid([Panel("X", x, rows, dims, "[n_seq, d_model]")], present=settings.present), "steps-x")
-    page.csv_download(x, "steps-x", rows=run.tokens, cols=dims)
-
+view = SimpleNamespace(
+    settings=settings, run=run, lecture=lecture, layer=layer, head=head, dims=dims, store=store, errors=errors,
+    edited=weights is not None, present=settings.present,
+    rows=[html.unescape(t) for t in token_labels(run.tokens)],  # unique, as typed; figures escape them once
+    cols=head_columns(dims, run.n_head, head) if lecture else [str(i) for i in range(run.d_head)],
+    st_=stages(run, layer, head),  # this head's every stage, [1, ...]
+    where=f"layer {layer}, head {head}" + (f" of {run.n_head}" if run.n_head > 1 else ""),
+    first=3 if lecture else 2,  # section numbers: the lecture model has its weights as section 2
+)  # fmt: skip
+page.seed_kept("token", view.rows, view.rows[default_row(run)])  # a link's choices for tabs not open yet
+page.seed_kept("sat", list(STATS), next(iter(STATS)))
 if run.n_seq > MAX_TICKS:
     size = block_size(run.n_seq, MAX_SIDE)  # tokens a cell: 1, or more past MAX_SIDE tokens (figures.steps.pooled)
     starts = blocks(run.n_seq, MAX_SIDE)
@@ -261,89 +399,11 @@ if run.n_seq > MAX_TICKS:
     st.caption(f"{run.n_seq} tokens: each panel is squeezed to one screen and its axes name every "
                f"{page.ordinal(size * -(-len(starts) // HEATMAP_TICKS))} token.{pooling} Hover over a cell for its "
                "token(s) and value, or download the CSV for every number.")  # fmt: skip
-first = 3 if lecture else 2  # section numbers: the lecture model has its weights as section 2
-if not lecture:
-    st.info("Real checkpoints' weight matrices are not editable here; the numbers below are the model's own.")
-q_name = "Q = X·W_q" if lecture else ("Q after RoPE" if run.rope is not None else "Q")
-qkv = [
-    Panel(q_name, st_.queries[0], rows, cols, "[n_seq, d_head]"),
-    Panel(q_name.replace("Q", "K").replace("_q", "_k"), st_.keys[0], rows, cols, "[n_seq, d_head]"),
-    Panel(q_name.replace("Q", "V").replace("_q", "_v").replace(" after RoPE", ""), st_.values[0], rows, cols,
-          "[n_seq, d_head]"),
-]  # fmt: skip
-if run.rope is not None:  # RoPE rotates q and k (not v) by each token's position: show them before it too
-    q0, k0 = before_rope(run, layer, head)
-    before = [Panel("Q before RoPE", q0, rows, cols, "[n_seq, d_head]"), Panel("K before RoPE", k0, rows, cols, "[n_seq, d_head]")]  # fmt: skip
-    qkv = [*before, qkv[2], qkv[0], qkv[1]]  # first row: before the rotation (and V); second row: after it
-section(
-    f"{first + 0} · Queries, keys, values for {where}  [n_seq, d_head]",
-    qkv,
-    "steps-qkv",
-    n_cols=3 if run.rope is not None else None,
-    present=settings.present,
-    note=" ".join(filter(None, [internals.gqa_line(run, head), ROPE_NOTE if run.rope is not None else None])),
-)
-mask = np.ones((run.n_seq, run.n_seq), dtype=bool) if run.mask is None else run.mask
-score_panels = [
-    Panel("QKᵀ" if run.similarity == "dot" else "cos(q, k)", st_.scores[0], rows, rows, "[n_seq, n_seq]"),
-    Panel(
-        f"× {st_.scale:.3g}" + (" (÷√d_head)" if st_.scale != 1 else ""), st_.scaled[0], rows, rows, "[n_seq, n_seq]"
-    ),
-    Panel("mask" + (" (causal)" if run.mask is not None else " (none)"), mask, rows, rows, "[n_seq, n_seq]", "mask"),
-    Panel(f"softmax(· / {run.temperature:g})", st_.weights[0], rows, rows, "[n_seq, n_seq]", "weights"),
-]
-shown = note = None
-if run.n_seq > ALL_STAGES_UP_TO:  # each n_seq² panel is megabytes: leave out those that show nothing new
-    raw, _, masked, softmaxed = score_panels
-    shown = [raw, softmaxed] if run.mask is None else [raw, masked, softmaxed]
-    same = ("equal the raw ones (cosine scores are not scaled)" if st_.scale == 1
-            else f"are the raw ones × {st_.scale:.3g}, the same picture on a smaller colour scale")  # fmt: skip
-    left_out = "that panel is" if run.mask is not None else "that panel and the mask (which allows every key) are"
-    note = f"{run.n_seq} tokens: the scaled scores {same}, so {left_out} left out here; the CSV holds all four."
-section(
-    f"{first + 1} · Scores become weights  [n_seq, n_seq]: each row is a query, each column a key",
-    score_panels,
-    "steps-scores",
-    n_cols=2,
-    present=settings.present,
-    shown=shown,
-    note=note,
-)
-concat = merge_heads(run.weights[layer] @ run.values[layer])  # [n_seq, d_model]: every head's weights·V
-out_panels = [
-    Panel("weights·V", st_.output[0], rows, cols, "[n_seq, d_head]"),
-    Panel("Concat(heads)", concat, rows, dims, "[n_seq, d_model]"),
-    Panel("Concat·W_o", run.attn_out[layer], rows, dims, "[n_seq, d_model]"),
-]
-if lecture:
-    out_panels.append(Panel("new X = (1−α)X + α·out", run.hidden[layer + 1], rows, dims, "[n_seq, d_model]"))
-section(
-    f"{first + 2} · Each output row is a weighted sum of value rows; the heads are joined and projected by W_o",
-    out_panels,
-    "steps-output",
-    n_cols=2,
-    present=settings.present,
-)
-query = page.url_choice("Spell out the row of", rows, "token", default=rows[default_row(run)])
-st.markdown(page.md_escape(weighted_sum_text(query, st_.weights[0][rows.index(query)], rows)))  # not st.code: 1.5 MB
-if lecture:
-    st.caption(f"The last matrix is the context pull with α = {settings.alpha:g}: it is X for the next step.")
-
-if not lecture:
-    internals.trace_sections(settings, run, layer, present=settings.present)
-st.subheader(f"{first + 3} · Why divide by √d_head?")
-st.markdown(
-    "A dot product adds up d_head products, so random scores spread like √d_head. Without scaling, "
-    "softmax turns almost one-hot as d_head grows, and its gradient vanishes; dividing by √d_head keeps it steady."
-)
-stat = page.url_choice(
-    "Show", list(STATS), "sat", format_func=STATS.get, widget=st.segmented_control, label_visibility="collapsed"
-)
-sat = saturation_demo()
-page.chart(saturation_figure(sat, stat, present=settings.present, d_head=run.d_head), f"saturation-{stat}")
-page.csv_download(saturation_table(sat), "saturation")
-if lecture:
-    with editor_slot:
-        draw_weights(settings, store, dims, errors, weights is not None)
+shown_tabs, part = page.lazy_tabs(tabs, PART, "part")
+with shown_tabs[part]:
+    if view.edited and part != "x":
+        st.caption("Computed with your edited weights (the first tab holds them).")
+    DRAW[part](view)
+    next_button(tabs, part)
 with notice_slot:
     page.notices(run, settings)

@@ -111,6 +111,8 @@ def test_heads_marks_kv_groups_and_names_sink_heads(llama):
 
 def test_steps_shows_rmsnorm_and_swiglu_with_the_real_numbers(llama):
     at = app("steps", {"model": "smollm2", "text": TEXT, "layer": "1"})
+    at.session_state["steps_part"] = "Norms and MLP"  # the tab that holds them, as a click opens it
+    at.run()
     ckpt = load("smollm2")
     ids = encode(ckpt, TEXT)[0]
     trace = layer_trace(ckpt, ids, 1)
@@ -162,6 +164,8 @@ def test_an_mlm_encoder_fills_its_mask_and_says_how_to_get_one(bert):
     plain = app("scores", {"model": "bert", "text": "The bank of the river"})
     assert "Type [MASK]" in text(plain)
     steps = app("steps", {"model": "bert", "text": masked})  # LayerNorm and GELU with the real numbers
+    steps.session_state["steps_part"] = "Norms and MLP"
+    steps.run()
     assert "GELU(up)" in str([f["layout"].get("annotations") for f in figures(steps)])
 
 

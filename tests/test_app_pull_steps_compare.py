@@ -18,6 +18,7 @@ from attention.lecture import AXES
 from attention.presets import preset_weights
 from attention.pull import pca_project, pca_trajectories, top_context
 from attention.saturation import saturation
+from attention.views import STEP_PARTS
 from ui.cache import run_options
 
 N_AXES = len(AXES)
@@ -67,8 +68,50 @@ def points(t):
 # ----------------------------------------------------------------------------------------------- /steps
 
 
-def qkv(at):
-    return charts(at)[1]
+PARTS = {"x": "Input X", "qkv": "Queries, keys, values", "scores": "Scores → weights",
+         "output": "Weighted sum → output", "mlp": "Norms and MLP", "scale": "Why ÷√d_head"}  # fmt: skip
+
+
+def show(at, part):  # -> at, run with /steps' tab `part` open, as a click on it does
+    (label,) = [t.label for t in at.tabs if t.label.startswith(PARTS[part])]
+    at.session_state["steps_part"] = label
+    return ok(at.run())
+
+
+def part_charts(at, part):  # -> the plotly specs of one /steps tab
+    return charts(show(at, part))
+
+
+def steps_charts(at):  # -> every /steps tab's plotly specs in page order, the first tab open again at the end
+    labels = [t.label for t in at.tabs]
+    found = [charts(show(at, part)) for part, start in PARTS.items() if any(x.startswith(start) for x in labels)]
+    show(at, "x")
+    return [spec for specs in found for spec in specs]
+
+
+def test_steps_opens_on_its_first_tab_and_each_tab_draws_only_its_own_charts():
+    """A first visit computes and sends the first tab only (lazy tabs): the other steps wait for a click, the
+    link names the open one, and each tab's Next button opens the one after it."""
+    at = ok(app("steps"))
+    assert [t.label for t in at.tabs] == ["Input X and the weights", *list(PARTS.values())[1:4], PARTS["scale"]]
+    assert len(charts(at)) == 1 and "part" not in at.query_params  # X alone; the first tab is the default
+    seen = []
+    for part in ["qkv", "scores", "output", "scale"]:
+        at.button(key=f"steps-next-{seen[-1] if seen else 'x'}").click().run()
+        assert at.session_state["steps_part"].startswith(PARTS[part]) and at.query_params["part"] == part
+        seen.append(part)
+    assert not [b for b in at.button if b.key and b.key.startswith("steps-next")]  # the last tab has no Next
+    counts = [len(part_charts(at, part)) for part in ["x", "qkv", "scores", "output", "scale"]]
+    assert counts == [1, 1, 1, 1, 1] and set(STEP_PARTS) <= set(PARTS)  # the API's parts are tabs here
+    fresh = ok(app("steps", part="scores"))  # a link opens its tab
+    assert fresh.session_state["steps_part"] == PARTS["scores"]
+    assert any("Scores become" in h.value for h in fresh.subheader) and len(charts(fresh)) == 1
+    show(fresh, "qkv").switch_page("pages/pull.py").run()
+    fresh.switch_page("pages/steps.py").run()
+    assert ok(fresh).session_state["steps_part"] == PARTS["qkv"]  # the tab clicked last, not the link's
+    at.switch_page("pages/pull.py").run()
+    at.switch_page("pages/steps.py").run()
+    assert ok(at).session_state["steps_part"] == PARTS["scale"]  # as left, after a visit to another page
 
 
 @pytest.mark.parametrize("example", list(EXAMPLES))
@@ -78,7 +121,7 @@ def test_steps_every_example_matches_the_backend(example):
     ok(at)
     run = backend(at)
     assert run.tokens == registry.run("lecture", EXAMPLES[example]).tokens
-    s = charts(at)
+    s = steps_charts(at)
     np.testing.assert_allclose(panel(s[0], "X "), run.hidden[0], atol=1e-6)
     np.testing.assert_allclose(panel(s[1], "Q = X·W_q"), run.queries[0, 0], atol=1e-5)
     np.testing.assert_allclose(panel(s[1], "V = X·W_v"), run.values[0, 0], atol=1e-5)
@@ -91,7 +134,7 @@ def test_steps_heads_layers_and_causal_mask_follow_the_sidebar():
     at = ok(app("steps", n_head="2", head="1", causal="true", steps="2", layer="1"))
     run = backend(at)
     assert (run.n_head, run.n_layer) == (2, 2)
-    s = charts(at)
+    s = steps_charts(at)
     np.testing.assert_allclose(panel(s[0], "X "), run.hidden[1], atol=1e-6)  # layer 1's input
     np.testing.assert_allclose(panel(s[1], "K = X·W_k"), run.keys[1, 1], atol=1e-5)
     weights = panel(s[2], "softmax")
@@ -118,9 +161,9 @@ def edit(at, name, row, column, value, preset="identity", n_head=1, version=0, g
 
 def test_editing_w_q_changes_queries_downstream_and_nothing_upstream():
     at = ok(app("steps"))
-    before = charts(at)
+    before = steps_charts(at)
     ok(edit(at, "w_q", 0, "technology", 2.0))  # W_q[food, technology] = 2: food now also asks about technology
-    after = charts(at)
+    after = steps_charts(at)
     w = preset_weights("identity", 1)
     w["w_q"][0, AXES.index("technology")] = 2.0
     x = backend(at).hidden[0]
@@ -136,9 +179,9 @@ def test_editing_w_q_changes_queries_downstream_and_nothing_upstream():
 
 def test_editing_w_v_changes_values_and_the_output():
     at = ok(app("steps"))
-    before = charts(at)
+    before = steps_charts(at)
     ok(edit(at, "w_v", AXES.index("food"), "food", -1.0))
-    after = charts(at)
+    after = steps_charts(at)
     assert not np.allclose(panel(after[1], "V = X·W_v"), panel(before[1], "V = X·W_v"))
     np.testing.assert_allclose(panel(after[2], "softmax"), panel(before[2], "softmax"))  # weights don't use V
     assert not np.allclose(panel(after[3], "Concat·W_o"), panel(before[3], "Concat·W_o"))
@@ -147,25 +190,25 @@ def test_editing_w_v_changes_values_and_the_output():
 @pytest.mark.parametrize(("value", "message"), [(None, "not a number"), (1e9, "too large")])
 def test_a_bad_edit_gets_a_clear_message_and_the_preset_is_used(value, message):
     at = ok(app("steps"))
-    before = charts(at)
+    before = steps_charts(at)
     ok(edit(at, "w_k", 1, "food", value))
     shown = [e.value.replace("\\", "") for e in at.error]  # markdown-escaped on the page
     assert any(message in text and "W_k[technology, food]" in text for text in shown), shown
-    np.testing.assert_allclose(panel(charts(at)[1], "K = X·W_k"), panel(before[1], "K = X·W_k"))
+    np.testing.assert_allclose(panel(part_charts(at, "qkv")[0], "K = X·W_k"), panel(before[1], "K = X·W_k"))
 
 
 def test_reset_brings_back_the_preset():
     at = ok(app("steps"))
-    before = charts(at)
+    before = steps_charts(at)
     ok(edit(at, "w_q", 0, "food", 5.0))
-    assert not np.allclose(panel(charts(at)[1], "Q = X·W_q"), panel(before[1], "Q = X·W_q"))
-    at.button[0].click().run()
+    assert not np.allclose(panel(steps_charts(at)[1], "Q = X·W_q"), panel(before[1], "Q = X·W_q"))
+    at.button[0].click().run()  # Reset, in the first tab (steps_charts ends there)
     ok(at)
-    np.testing.assert_allclose(panel(charts(at)[1], "Q = X·W_q"), panel(before[1], "Q = X·W_q"))
+    np.testing.assert_allclose(panel(part_charts(at, "qkv")[0], "Q = X·W_q"), panel(before[1], "Q = X·W_q"))
 
 
 def test_saturation_chart_follows_its_switch():
-    at = ok(app("steps"))
+    at = show(ok(app("steps")), "scale")
     sat = saturation()
     spec = charts(at)[-1]
     np.testing.assert_allclose(decode(spec["data"][0]["y"]), sat.max_weight["unscaled"], rtol=1e-6)
@@ -180,14 +223,14 @@ def test_steps_long_input_leaves_out_the_score_panels_that_show_nothing_new():
 
     from attention.run import stages
 
-    short = charts(ok(app("steps")))[2]
+    short = part_charts(ok(app("steps")), "scores")[0]
     assert len(short["data"]) == 4  # raw, scaled, mask, weights
     text = " ".join(["the cat sat on the mat"] * 25)  # 150 tokens: past the 128 up to which all four are drawn
     for causal, kept in (("false", ["QKᵀ", "softmax"]), ("true", ["QKᵀ", "mask", "softmax"])):
         at = ok(app("steps", text=text, causal=causal))
         run = backend(at)
         assert run.n_seq == 150
-        scores = charts(at)[2]
+        (scores,) = part_charts(at, "scores")
         titles = [a["text"] for a in scores["layout"]["annotations"] if "=" in a["text"] and "[" in a["text"]]
         assert [t.split(" ")[0].split("(")[0] for t in titles] == kept, titles
         head = stages(run, 0, 0)  # past MAX_SIDE (128) tokens too: blocks of 2
@@ -213,12 +256,12 @@ def test_steps_past_max_side_tokens_draws_blocks_and_says_so():
     at = ok(app("steps", text=text, causal="true"))
     run = backend(at)
     assert run.n_seq == 300
-    scores, head = charts(at)[2], stages(run, 0, 0)
+    (scores,), head = part_charts(at, "scores"), stages(run, 0, 0)
     np.testing.assert_allclose(panel(scores, "QKᵀ"), naive_blocks(head.scores[0], 3, 3, np.mean), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(panel(scores, "mask"), naive_blocks(np.tril(np.ones((300, 300))), 3, 3, np.max))
     titles = [a["text"] for a in scores["layout"]["annotations"] if "[" in a["text"]]
     assert all("[300, 300]" in t and "3-token blocks" in t for t in titles), titles
-    qkv = charts(at)[1]
+    (qkv,) = part_charts(at, "qkv")
     np.testing.assert_allclose(panel(qkv, "Q"), naive_blocks(head.queries[0], 3, 1, np.mean), rtol=1e-5, atol=1e-6)
     captions = " ".join(c.value for c in at.caption)
     assert "every 9th token" in captions and "a cell stands for 3 consecutive tokens" in captions  # 3 × ⌈100 / 40⌉
@@ -234,8 +277,9 @@ def test_ordinals_read_as_english(n, text):
 
 def test_steps_page_stays_light_on_webgl():
     at = ok(app("steps"))
-    webgl = [t for s in charts(at) for t in s["data"] if t["type"].endswith("gl") or t["type"].endswith("3d")]
-    assert len(charts(at)) <= 8 and not webgl
+    every = steps_charts(at)
+    webgl = [t for s in every for t in s["data"] if t["type"].endswith("gl") or t["type"].endswith("3d")]
+    assert len(every) <= 8 and not webgl
 
 
 # ------------------------------------------------------------------------------------------------ /pull
@@ -395,7 +439,7 @@ def test_an_empty_or_hostile_second_sentence_is_a_message():
 def test_real_model_pages_show_the_models_numbers(page):
     at = ok(app(page, model="minilm", layer="2", head="3"))
     run = backend(at)
-    s = charts(at)
+    s = steps_charts(at) if page == "steps" else charts(at)
     if page == "steps":
         np.testing.assert_allclose(panel(s[1], "Q "), run.queries[2, 3], atol=1e-4)
         np.testing.assert_allclose(panel(s[2], "softmax"), run.weights[2, 3], atol=1e-5)
@@ -440,15 +484,26 @@ def test_a_compare_link_holds_both_sentences_and_the_word():
 
 
 def test_a_steps_link_reopens_the_same_view():
-    at = ok(app("steps", n_head="2", head="1"))
+    at = show(ok(app("steps", n_head="2", head="1")), "scale")
     at.button_group(key="sat").set_value("gradient").run()
     fresh, link = reopen(ok(at), "steps")
-    assert link["sat"] == "gradient"
-    assert charts(fresh) == charts(at)
+    assert link["sat"] == "gradient" and link["part"] == "scale"
+    assert charts(fresh) == charts(at) and fresh.session_state["steps_part"] == PARTS["scale"]
+
+
+def test_a_steps_link_keeps_the_choices_of_tabs_that_are_not_open():
+    """A link's row and statistic apply when their tab opens; a choice survives a visit to another tab."""
+    at = ok(app("steps", text="she ate a sweet apple and a ripe banana", token="banana", sat="entropy"))
+    assert len(charts(at)) == 1 and not at.warning  # the first tab; both link keys are known
+    assert show(at, "output").selectbox(key="token").value == "banana"
+    assert show(at, "scale").button_group(key="sat").value == "entropy"
+    at.button_group(key="sat").set_value("gradient").run()
+    assert show(show(at, "x"), "scale").button_group(key="sat").value == "gradient"  # kept through the X tab
+    assert show(at, "output").selectbox(key="token").value == "banana"
 
 
 def test_steps_spells_out_the_chosen_row_as_a_weighted_sum():
-    at = ok(app("steps", text="she ate a sweet apple and a ripe banana"))
+    at = show(ok(app("steps", text="she ate a sweet apple and a ripe banana")), "output")
     assert at.selectbox(key="token").value == "apple"  # the ambiguous word first
     at.selectbox(key="token").select("banana").run()
     run = backend(ok(at))

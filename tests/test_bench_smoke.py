@@ -333,3 +333,28 @@ def test_report_states_first_charts_as_deployed_next_to_plain():
     assert anatomy.markdown(rows)[0].startswith("## Anatomy")
     plain, deployed = browser.split_deployed({"steps": 1, "steps" + browser.DEPLOYED: 2, "overview": 3})
     assert plain == {"steps": 1, "overview": 3} and deployed == {"steps": 2}
+
+
+def test_url_for_keeps_a_paths_own_query():  # /steps' tabs are visited as "steps?part=..." with the page's query
+    from bench import browser
+
+    assert browser.url_for("http://h", "steps?part=qkv", model="minilm", text="a b") == (
+        "http://h/steps?part=qkv&model=minilm&text=a+b"
+    )
+    assert browser.url_for("http://h", "steps?part=qkv") == "http://h/steps?part=qkv"
+    assert browser.url_for("http://h", "", n=4) == "http://h/?n=4" and browser.url_for("http://h") == "http://h/"
+
+
+def test_anatomy_counts_the_charts_each_page_draws_on_a_first_visit():
+    """bench.anatomy sets the floor's chart count beside each page to what the page draws (lecture model, default
+    view); /steps draws only its first tab's."""
+    from streamlit.testing.v1 import AppTest
+
+    from bench import anatomy
+
+    for path, n in anatomy.CHARTS.items():
+        at = AppTest.from_file(str(browser.ROOT / browser.DASHBOARD), default_timeout=120)
+        if path:
+            at.switch_page(f"pages/{path}.py")
+        at.run()
+        assert not at.exception and len(at.get("plotly_chart")) == n, (path, len(at.get("plotly_chart")))

@@ -140,8 +140,16 @@ def open_steps():  # -> AppTest on /steps with the default (identity, 1 head) ed
     return at
 
 
-def steps_figures(at):  # -> the decoded specs of the stage grids (Q/K/V onwards)
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+def steps_figures(at):  # -> the decoded specs of the stage grids (Q/K/V onwards): every tab after the first
+    """Each of /steps' tabs draws only when open (as a click opens it); the first tab is open again at the end."""
+    labels = [t.label for t in at.tabs if t.label not in ("W_q", "W_k", "W_v", "W_o")]  # not the editors' tabs
+    specs = []
+    for label in labels[1:]:
+        at.session_state["steps_part"] = label
+        specs += [json.loads(c.proto.spec) for c in at.run().get("plotly_chart")]
+    at.session_state["steps_part"] = labels[0]
+    at.run()
+    return specs
 
 
 @pytest.mark.parametrize(

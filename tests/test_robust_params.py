@@ -49,7 +49,7 @@ TEXT_BAD = {
 PAGE_KEYS = {  # page -> its own URL parameters (ui.page.url_choice / compare's text2)
     "pages/scores.py": ["stage", "query"],
     "pages/pull.py": ["token", "view"],
-    "pages/steps.py": ["sat"],
+    "pages/steps.py": ["sat", "part", "token"],
     "pages/compare.py": ["word"],  # text2 is a sentence: see test_second_sentence_falls_back
     "pages/overview.py": ["word"],
 }

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_app_pull_steps_compare import app, charts, edit, ok, open_editors, panel
+from test_app_pull_steps_compare import app, edit, ok, open_editors, panel, part_charts, show, steps_charts
 
 from attention import registry
 from attention.lecture import AXES, AXIS_LABELS, D_MODEL
@@ -51,25 +51,25 @@ def test_an_edit_writes_the_link_and_the_link_reproduces_the_view():
     ok(edit(at, "w_q", 0, "technology", 2.0))  # W_q[food, technology] = 2
     cell = f"q.0.{AXES.index('technology')}=2"
     assert at.query_params["edits"] in (cell, [cell])  # AppTest may hold a query value as a one-item list
-    edited_q = panel(charts(at)[1], "Q = X·W_q")
+    edited_q = panel(part_charts(at, "qkv")[0], "Q = X·W_q")
 
     fresh = ok(app("steps", edits=cell))  # another browser opens the link
-    np.testing.assert_allclose(panel(charts(fresh)[1], "Q = X·W_q"), edited_q, atol=1e-6)
+    np.testing.assert_allclose(panel(part_charts(fresh, "qkv")[0], "Q = X·W_q"), edited_q, atol=1e-6)
     w = preset_weights("identity", 1)
     w["w_q"][0, AXES.index("technology")] = 2.0
     run = registry.run("lecture", fresh.session_state["settings"].text, weights=w)
-    np.testing.assert_allclose(panel(charts(fresh)[2], "softmax"), run.weights[0, 0], atol=1e-6)
+    np.testing.assert_allclose(panel(part_charts(fresh, "scores")[0], "softmax"), run.weights[0, 0], atol=1e-6)
 
-    fresh.button[0].click().run()  # Reset: the preset again, and the edits leave the link
+    show(fresh, "x").button[0].click().run()  # Reset, in the first tab: the preset again, the edits leave the link
     ok(fresh)
     assert "edits" not in fresh.query_params
 
 
 def test_a_bad_edits_link_shows_the_preset_and_a_notice():
-    plain = charts(ok(app("steps")))
+    plain = steps_charts(ok(app("steps")))
     at = ok(app("steps", edits="q.0.0=1e9"))
-    np.testing.assert_allclose(panel(charts(at)[1], "Q = X·W_q"), panel(plain[1], "Q = X·W_q"))
     assert any("edits" in w.value for w in at.warning)
+    np.testing.assert_allclose(panel(part_charts(at, "qkv")[0], "Q = X·W_q"), panel(plain[1], "Q = X·W_q"))
 
 
 @pytest.mark.parametrize(
@@ -109,13 +109,13 @@ def test_edits_survive_a_sentence_that_stops_the_page():
     drawn, so the weights stay in reach. Mending the sentence brings the edited weights back."""
     at = ok(app("steps"))
     ok(edit(at, "w_q", 0, "technology", 2.0))
-    edited_q = panel(charts(at)[1], "Q = X·W_q")
+    edited_q = panel(part_charts(at, "qkv")[0], "Q = X·W_q")
     text = at.text_area(key="sb_text").value
-    at.text_area(key="sb_text").input("   ").run()
-    assert not at.exception and not charts(at) and at.warning  # stopped, and said why
-    assert len(at.data_editor) == 1  # the open tab's editor is still there
+    at.text_area(key="sb_text").input("   ").run()  # on the Q, K, V tab
+    assert not at.exception and not at.get("plotly_chart") and at.warning  # stopped, and said why
+    assert len(at.data_editor) == 1  # the open editor is still there
     ok(at.text_area(key="sb_text").input(text).run())
-    np.testing.assert_allclose(panel(charts(at)[1], "Q = X·W_q"), edited_q)
+    np.testing.assert_allclose(panel(part_charts(at, "qkv")[0], "Q = X·W_q"), edited_q)
     assert at.query_params["edits"] in ("q.0.1=2", ["q.0.1=2"])
 
 
@@ -128,11 +128,10 @@ def test_edits_in_a_closed_tab_are_kept_and_its_editor_starts_from_them():
     assert len(at.data_editor) == 1  # W_q's, the open tab
     ok(edit(at, "w_k", 1, "food", 3.0))  # typed into W_k's grid, whose tab then closed
     expected["w_k"][1, AXES.index("food")] = 3.0
-    run = registry.run("lecture", at.session_state["settings"].text, weights=expected)
-    np.testing.assert_allclose(panel(charts(at)[1], "K = X·W_k"), run.keys[0, 0], atol=1e-5)
+    assert at.query_params["edits"] in ("k.1.0=3", ["k.1.0=3"])  # the link holds the weights the charts use
     del at.session_state["edit_w_k_identity_1_0_0"]  # as Streamlit forgets an undrawn widget (AppTest keeps it)
     ok(at.run())
-    np.testing.assert_allclose(panel(charts(at)[1], "K = X·W_k"), run.keys[0, 0], atol=1e-5)
+    assert at.query_params["edits"] in ("k.1.0=3", ["k.1.0=3"])
 
     at.session_state["steps_edit_tab"] = "W_k"  # open W_k: its editor starts from the kept edit
     ok(at.run())
@@ -144,15 +143,16 @@ def test_edits_in_a_closed_tab_are_kept_and_its_editor_starts_from_them():
     ok(at.run())
     assert "edit_w_k_identity_1_0_1" not in at.session_state  # a drawn editor's state: forgotten once undrawn
     ok(at.run())
-    run = registry.run("lecture", at.session_state["settings"].text, weights=expected)
-    np.testing.assert_allclose(panel(charts(at)[1], "K = X·W_k"), run.keys[0, 0], atol=1e-5)
-    np.testing.assert_allclose(panel(charts(at)[2], "softmax"), run.weights[0, 0], atol=1e-6)
     assert at.query_params["edits"] in ("k.1.0=3;k.2.2=-1.5", ["k.1.0=3;k.2.2=-1.5"])
+    run = registry.run("lecture", at.session_state["settings"].text, weights=expected)
+    every = steps_charts(at)  # visits each tab, then the first again
+    np.testing.assert_allclose(panel(every[1], "K = X·W_k"), run.keys[0, 0], atol=1e-5)
+    np.testing.assert_allclose(panel(every[2], "softmax"), run.weights[0, 0], atol=1e-6)
 
     at.button[0].click().run()  # Reset: the preset in every tab
     ok(at)
     plain = registry.run("lecture", at.session_state["settings"].text, weights=w)
-    np.testing.assert_allclose(panel(charts(at)[1], "K = X·W_k"), plain.keys[0, 0], atol=1e-5)
+    np.testing.assert_allclose(panel(part_charts(at, "qkv")[0], "K = X·W_k"), plain.keys[0, 0], atol=1e-5)
     assert "edits" not in at.query_params
 
 
@@ -168,10 +168,11 @@ def test_edits_survive_a_visit_to_another_page():
     ok(at.switch_page("pages/scores.py").run())
     assert "edit_w_q_identity_1_0_0" not in at.session_state  # the drawn editor's state is gone
     ok(at.switch_page("pages/steps.py").run())
-    run = registry.run("lecture", at.session_state["settings"].text, weights=expected)
-    np.testing.assert_allclose(panel(charts(at)[1], "Q = X·W_q"), run.queries[0, 0], atol=1e-5)
-    np.testing.assert_allclose(panel(charts(at)[1], "K = X·W_k"), run.keys[0, 0], atol=1e-5)
     np.testing.assert_array_equal(at.data_editor[0].value.to_numpy(dtype=np.float32), expected["w_q"])
+    run = registry.run("lecture", at.session_state["settings"].text, weights=expected)
+    (qkv,) = part_charts(at, "qkv")
+    np.testing.assert_allclose(panel(qkv, "Q = X·W_q"), run.queries[0, 0], atol=1e-5)
+    np.testing.assert_allclose(panel(qkv, "K = X·W_k"), run.keys[0, 0], atol=1e-5)
 
 
 def test_advance_edits_keeps_edits_through_every_editor_the_page_does_not_draw():
@@ -205,13 +206,13 @@ def test_advance_edits_keeps_edits_through_every_editor_the_page_does_not_draw()
 
 def test_another_preset_and_back_starts_from_the_preset():
     at = ok(app("steps"))
-    plain = panel(charts(at)[1], "Q = X·W_q")
-    ok(edit(at, "w_q", 1, "food", 3.0))  # the open tab's editor: AppTest forgets it once undrawn, as Streamlit does
-    assert "edits" in at.query_params and not np.allclose(panel(charts(at)[1], "Q = X·W_q"), plain)
+    plain = panel(part_charts(at, "qkv")[0], "Q = X·W_q")
+    ok(edit(show(at, "x"), "w_q", 1, "food", 3.0))  # AppTest forgets the editor once undrawn, as Streamlit does
+    assert "edits" in at.query_params and not np.allclose(panel(part_charts(at, "qkv")[0], "Q = X·W_q"), plain)
     at.selectbox(key="sb_preset").set_value("random").run()
     at.selectbox(key="sb_preset").set_value("identity").run()
     ok(at)
-    np.testing.assert_allclose(panel(charts(at)[1], "Q = X·W_q"), plain)  # edits belong to their preset
+    np.testing.assert_allclose(panel(part_charts(at, "qkv")[0], "Q = X·W_q"), plain)  # edits belong to a preset
     assert "edits" not in at.query_params
 
 
@@ -225,17 +226,19 @@ def test_the_weight_editors_open_on_demand_and_edits_outlive_a_closed_expander()
     ok(open_editors(at))
     assert len(at.data_editor) == 1  # W_q's, the open tab
     ok(edit(at, "w_q", 0, "technology", 2.0))
-    edited_q = panel(charts(at)[1], "Q = X·W_q")
+    edited_q = panel(part_charts(at, "qkv")[0], "Q = X·W_q")
+    assert any("Computed with your edited weights" in c.value for c in at.caption)  # said on the other tabs
+    assert show(at, "x").session_state["steps_edit_open"] and len(at.data_editor) == 1  # open, as it was left
     at.session_state["steps_edit_open"] = False  # the student closes the expander
     ok(at.run())
     assert len(at.data_editor) == 0
-    np.testing.assert_allclose(panel(charts(at)[1], "Q = X·W_q"), edited_q)  # still the edited weights
     assert any("use your edited weights" in c.value for c in at.caption)
     assert at.query_params["edits"] in ("q.0.1=2", ["q.0.1=2"])
+    np.testing.assert_allclose(panel(part_charts(at, "qkv")[0], "Q = X·W_q"), edited_q)  # still the edited weights
     ok(at.switch_page("pages/scores.py").run())
     ok(at.switch_page("pages/steps.py").run())
-    assert len(at.data_editor) == 0 and not at.session_state["steps_edit_open"]  # closed, as it was left
-    np.testing.assert_allclose(panel(charts(at)[1], "Q = X·W_q"), edited_q)
+    np.testing.assert_allclose(panel(part_charts(at, "qkv")[0], "Q = X·W_q"), edited_q)
+    assert len(show(at, "x").data_editor) == 0 and not at.session_state["steps_edit_open"]  # closed, as left
 
 
 def test_a_link_with_edits_opens_the_editors_on_them():

@@ -261,19 +261,84 @@ def seed_from_link(key, parse):  # parse(raw) -> (value, notice | None); sets st
         st.session_state[key] = value
 
 
-def url_choice(label, options, key, default=None, widget=None, **kwargs):  # -> the chosen option
+def seed_choice(key, options, default):  # a page's own choice from the link (first run only)
+    seed_from_link(key, lambda raw: params.parse_choice_param(key, raw, options, default))
+
+
+_KEPT = "page_kept"  # {widget key: its value when last drawn}, for controls that some runs leave out
+# Streamlit forgets an undrawn widget's state; and a value set through st.session_state in a run that does not
+# draw its widget comes back once the widget is forgotten. So such a control's value is set only in the runs that
+# draw it (recall), and kept aside in between (keep, seed_kept).
+
+
+def recall(key):  # just before drawing a control some runs leave out: its kept value, if Streamlit forgot it
+    kept = st.session_state.get(_KEPT, {})
+    if key not in st.session_state and key in kept:
+        st.session_state[key] = kept[key]
+
+
+def keep(key, value):  # after drawing it: what recall brings back
+    st.session_state.setdefault(_KEPT, {})[key] = value
+
+
+def seed_kept(key, options, default):  # the link's choice for a control not drawn yet (first run only)
+    raw = sidebar.seed_once(key)
+    if raw is not None:
+        value, notice = params.parse_choice_param(key, raw, options, default)
+        if notice:
+            sidebar.add_notice(notice)
+        keep(key, value)
+
+
+def url_choice(label, options, key, default=None, widget=None, kept=False, **kwargs):  # -> the chosen option
     """A page control whose value lives in the link under `key`: read (and validated) from the link the first
     time, then written back by ui.sidebar.finish. `widget` is st.selectbox (default), st.radio,
-    st.segmented_control, st.select_slider, ...; extra kwargs go to it."""
+    st.segmented_control, st.select_slider, ...; extra kwargs go to it. kept: the control is drawn only on some
+    runs (in a lazy tab), so its last value is kept for when it is drawn again."""
     options = list(options)
     default = options[0] if default is None or default not in options else default
-    seed_from_link(key, lambda raw: params.parse_choice_param(key, raw, options, default))
+    seed_choice(key, options, default)
+    if kept:
+        recall(key)
     if st.session_state.get(key) not in options:  # first visit, or the options changed under it
         st.session_state[key] = default
     value = (widget or st.selectbox)(label, options, key=key, **kwargs)
     value = default if value is None else value  # segmented controls / pills may be deselected
+    if kept:
+        keep(key, value)
     sidebar.claim(key, value, default)
     return value
+
+
+def go_to(key, value):  # on_click of a "Next" button: sets a widget's state (lives here, not in a page script)
+    st.session_state[key] = value
+
+
+def tab_choice(parts, key, link_key):  # {slug: label} -> the slug of the tab that will be open (nothing drawn)
+    """The open tab of lazy_tabs: the one just clicked, else the link's on the session's first run, else as last
+    drawn (kept through other pages); the first tab when there is none or it is not one of `parts`."""
+    slugs, labels = list(parts), list(parts.values())
+    raw = sidebar.seed_once(link_key)
+    if raw is not None:
+        slug, notice = params.parse_choice_param(link_key, raw, slugs, slugs[0])
+        if notice:
+            sidebar.add_notice(notice)
+        keep(key, parts[slug])
+    label = st.session_state[key] if key in st.session_state else st.session_state.get(_KEPT, {}).get(key)
+    return slugs[labels.index(label)] if label in labels else slugs[0]
+
+
+def lazy_tabs(parts, key, link_key):  # {slug: label} -> ({slug: tab}, open slug)
+    """st.tabs that rerun on a click, so that only the open tab's content is computed and sent: a first visit
+    draws one tab's charts, not the whole page's. The open tab lives in the link as `link_key`=slug (the first
+    tab is the default)."""
+    slug = tab_choice(parts, key, link_key)
+    if st.session_state.get(key) != parts[slug]:
+        st.session_state[key] = parts[slug]
+    tabs = st.tabs(list(parts.values()), key=key, on_change="rerun")
+    keep(key, parts[slug])
+    sidebar.claim(link_key, slug, next(iter(parts)))
+    return dict(zip(parts, tabs, strict=True)), slug
 
 
 def token_choice(label, run, key, **kwargs):  # -> int: the chosen token's position

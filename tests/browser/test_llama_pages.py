@@ -41,10 +41,13 @@ def test_page_renders_with_a_tiny_llama(llama_server, page, screenshots, path):
     assert page.locator(EXCEPTION).count() == 0
     assert page.evaluate(CLIPPED) == []  # no tick label or axis title cut off (the new bars and panels too)
     shoot(page, screenshots / f"llama-{path or 'overview'}.png")
-    if path == "steps":  # past the whole-page screenshot's 6000 px: the norms and the MLP
-        page.get_by_text("Inside layer 1").scroll_into_view_if_needed()
+    if path == "steps":  # the norms and the MLP, in their own tab
+        page.get_by_role("tab", name="Norms and MLP").click()
+        page.get_by_text("Inside layer 1").wait_for(timeout=60_000)
+        page.wait_for_selector('[data-test-script-state="notRunning"]', timeout=60_000)
         page.wait_for_timeout(800)
-        page.screenshot(path=str(screenshots / "llama-steps-trace.png"))
+        assert page.locator(EXCEPTION).count() == 0 and page.evaluate(CLIPPED) == []
+        shoot(page, screenshots / "llama-steps-trace.png")
     assert page.errors == [], f"console errors on /{path}: {page.errors}"
 
 

@@ -253,11 +253,55 @@ def test_following_another_word_reruns_only_the_pull_and_the_link_follows(server
     assert page.errors == []
 
 
+SHOWS = f"""(title) => {{  // the first chart is drawn and its layout (titles, panel titles) holds `title`
+  const g = document.querySelector('{CHART}');
+  return !!(g && g._fullLayout && g.querySelector('.main-svg') && JSON.stringify(g.layout).includes(title))
+    && !!document.querySelector('[data-test-script-state="notRunning"]');
+}}"""
+STEP_TABS = [  # /steps' tabs after the first: (name, link value, a title its chart shows)
+    ("Queries, keys, values", "qkv", "Q = X·W_q"),
+    ("Scores → weights", "scores", "QKᵀ"),
+    ("Weighted sum → output", "output", "weights·V"),
+    ("Why ÷√d_head", "scale", "Softmax over"),
+]
+
+
+def open_tab(page, name):  # clicks one of /steps' tabs and waits for its chart (a lazy tab reruns the page)
+    _, part, title = next(t for t in STEP_TABS if t[0] == name)
+    page.get_by_role("tab", name=name).click()
+    page.wait_for_url(re.compile(rf"part={part}"), timeout=30_000)
+    page.wait_for_function(SHOWS, arg=title, timeout=60_000)
+
+
+def test_steps_tabs_open_one_step_at_a_time(server, page, fresh_page, screenshots):
+    """/steps holds one step per tab; a tab's charts are drawn when it opens, the link names it, its Next button
+    opens the following one, and the link reopens that tab in a fresh browser."""
+    open_page(page, f"{server}/steps")
+    assert page.locator(CHART).count() == 1  # X alone on a first visit
+    run = registry.run("lecture", Settings().text)
+    np.testing.assert_allclose(first_z(page, 0), run.hidden[0], rtol=1e-5, atol=1e-6)
+    for name, part, _ in STEP_TABS:
+        open_tab(page, name)
+        assert page.locator(CHART).count() == 1 and page.locator(EXCEPTION).count() == 0
+        shoot(page, screenshots / f"steps-{part}.png")
+    open_tab(page, "Queries, keys, values")
+    np.testing.assert_allclose(first_z(page, 0), stages(run, 0, 0).queries[0], rtol=1e-5, atol=1e-6)
+    page.get_by_role("button", name="Next: Scores → weights").click()
+    page.wait_for_url(re.compile(r"part=scores"), timeout=30_000)
+    page.wait_for_function(SHOWS, arg="QKᵀ", timeout=60_000)
+    np.testing.assert_allclose(first_z(page, 0), stages(run, 0, 0).scores[0], rtol=1e-5, atol=1e-5)
+    fresh = fresh_page  # another browser opens the link
+    open_page(fresh, page.url)
+    assert fresh.get_by_role("tab", name="Scores → weights").get_attribute("aria-selected") == "true"
+    np.testing.assert_allclose(first_z(fresh, 0), stages(run, 0, 0).scores[0], rtol=1e-5, atol=1e-5)
+    assert page.errors == []
+
+
 def test_editing_a_weight_cell_reaches_the_charts_and_the_link(server, page):
     """/steps reads the editors' edits before it draws them (the editors come after the charts, and only once their
     expander is opened, so their JavaScript does not hold up the first chart). Typed into the real grid, an edit
-    must still reach Q (checked against the backend with the same edited W_q) and the link."""
-    open_page(page, f"{server}/steps", charts=3)
+    must still reach Q (on the next tab, checked against the backend with the same edited W_q) and the link."""
+    open_page(page, f"{server}/steps")
     assert page.locator('[data-testid="stDataFrame"]').count() == 0  # closed: no grid on a first visit
     page.get_by_text("See and edit W_q, W_k, W_v, W_o").click()
     grid = page.locator('[data-testid="stDataFrame"]').first  # W_q, the open tab
@@ -265,25 +309,12 @@ def test_editing_a_weight_cell_reaches_the_charts_and_the_link(server, page):
     grid.locator("canvas").first.wait_for(state="visible", timeout=30_000)  # the grid's chunk has loaded
     page.wait_for_timeout(300)  # and it has laid out its cells
     box = grid.bounding_box()
-    q_before = first_z(page, 1)
     page.mouse.click(box["x"] + 10, box["y"] + 35 + 17)  # row 0's index cell (below the 35 px header row)
     page.keyboard.press("ArrowRight")  # W_q[food, food]
     page.keyboard.type("5")
     page.locator("input.gdg-input").wait_for(timeout=30_000)  # the grid's cell editor has opened, holding "5"
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"edits=q\.0\.0%3D5"), timeout=30_000)
-    page.wait_for_function(
-        f"""(prev) => {{ const g = document.querySelectorAll('{CHART}')[1];
-            return !!(g && g._fullData && g._fullData[0] && g._fullData[0].z[0][0] !== prev); }}""",
-        arg=float(q_before[0, 0]),
-        timeout=30_000,
-    )
-    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60_000)
-    w = preset_weights("identity", 1)
-    w["w_q"][0, 0] = 5.0
-    run = registry.run("lecture", Settings().text, weights=w)
-    np.testing.assert_allclose(first_z(page, 1), stages(run, 0, 0).queries[0], rtol=1e-5, atol=1e-6)
-    assert not np.allclose(first_z(page, 1), q_before)
     # only the open tab's grid is drawn; closing W_q's must not lose its edit, and reopening it draws a new editor
     for tab, key in [("W_k", "edit_w_k_identity_1_0_0"), ("W_q", "edit_w_q_identity_1_0_1")]:
         page.get_by_role("tab", name=tab).click()
@@ -293,6 +324,13 @@ def test_editing_a_weight_cell_reaches_the_charts_and_the_link(server, page):
                 && document.querySelectorAll('[data-testid="stDataFrame"]').length === 1""",
             timeout=30_000,
         )
-        np.testing.assert_allclose(first_z(page, 1), stages(run, 0, 0).queries[0], rtol=1e-5, atol=1e-6)
         assert re.search(r"edits=q\.0\.0%3D5", page.url), page.url
+    open_tab(page, "Queries, keys, values")
+    w = preset_weights("identity", 1)
+    w["w_q"][0, 0] = 5.0
+    run = registry.run("lecture", Settings().text, weights=w)
+    np.testing.assert_allclose(first_z(page, 0), stages(run, 0, 0).queries[0], rtol=1e-5, atol=1e-6)
+    plain = registry.run("lecture", Settings().text)
+    assert not np.allclose(first_z(page, 0), stages(plain, 0, 0).queries[0])
+    assert page.get_by_text("Computed with your edited weights").count() == 1
     assert page.locator(EXCEPTION).count() == 0 and page.errors == []
