@@ -1,4 +1,5 @@
-"""/steps: the whole computation with this sentence's own numbers, editable lecture weights, and why ÷√d_head."""
+"""/steps: the whole computation with this sentence's own numbers, one step a tab, editable lecture weights, and why
+÷√d_head."""
 
 import html
 from types import SimpleNamespace
