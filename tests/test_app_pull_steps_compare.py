@@ -519,3 +519,23 @@ def test_the_second_sentence_survives_a_visit_to_another_page():
     at.switch_page("pages/pull.py").run()
     at.switch_page("pages/compare.py").run()
     assert ok(at).text_area(key="text2").value == "the apple pie was sweet"
+
+
+@pytest.mark.skipif("minilm" not in registry.available_models(), reason="MiniLM checkpoint not installed")
+def test_panels_clipped_for_a_few_outliers_say_so_and_keep_every_value():
+    """MiniLM's MLP has outlier features: those panels' colours stop short of them (a * after the panel's name, a
+    caption says what it means); every other signed panel spans ±its largest |value|; z keeps the true numbers."""
+    from attention.figures.steps import CLIPPED_NOTE
+
+    at = ok(app("steps", model="minilm", part="mlp"))
+    marked = 0
+    for s in charts(at):
+        titles = [a["text"] for a in s["layout"]["annotations"] if "] = [" in a["text"]]
+        for title, trace in zip(titles, s["data"], strict=True):
+            top = float(np.nanmax(np.abs(decode(trace["z"]))))
+            if title.split("  ")[0].endswith("*"):  # the panel's name carries the mark
+                marked += 1
+                assert trace["zmax"] < top / 4 and "colour clipped at ±" in trace["hovertemplate"]
+            elif trace.get("zmid") == 0:
+                assert trace["zmax"] == pytest.approx(top, rel=1e-5)
+    assert marked and any(CLIPPED_NOTE in c.value for c in at.caption)

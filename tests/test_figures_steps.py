@@ -259,3 +259,27 @@ def test_a_long_panels_wide_feature_side_is_drawn_as_blocks_of_features_too():
     assert titles[1].endswith("[512, 1536] · means of 4-token × 8-feature blocks")
     short = Panel("X", x[:MAX_SIDE], tokens[:MAX_SIDE], [f"d{i}" for i in range(x.shape[1])], "[n_seq, d_model]")
     assert pooled(short) is short  # a short input keeps every feature too
+
+
+def test_a_few_outliers_are_clipped_so_the_rest_of_a_signed_panel_keeps_its_colours():
+    """A real model's MLP has a few features far larger than the rest (massive activations): on a scale set by them
+    every other cell is white. Past 4x the 99.5th percentile of |value| the scale stops there, and the title and
+    the hover say so; the z values (hover) keep every true number. Without such outliers the scale is ±the largest |value|."""
+    rng = np.random.default_rng(0)
+    m = rng.normal(size=(64, 48)).astype(np.float32)
+    rows, cols = [f"t{i}" for i in range(64)], [str(j) for j in range(48)]
+    plain = spec(stage_grid([Panel("up", m, rows, cols, "[n_seq, d]")]))
+    assert plain["data"][0]["zmax"] == pytest.approx(float(np.abs(m).max())) and plain["data"][0]["zmin"] < 0
+    assert (
+        plain["layout"]["annotations"][0]["text"].startswith("up  [")
+        and "clipped" not in plain["data"][0]["hovertemplate"]
+    )
+    spiked = m.copy()
+    spiked[3, 7], spiked[40, 7] = 60.0, -55.0  # one feature, two tokens
+    s = spec(stage_grid([Panel("up", spiked, rows, cols, "[n_seq, d]")]))
+    bound = s["data"][0]["zmax"]
+    assert s["data"][0]["zmin"] == -bound and 2.0 < bound < 5.0  # the normal cells' range, not 60
+    assert np.mean(np.abs(spiked) > bound) <= 0.006  # only the top half-percent saturates
+    assert s["layout"]["annotations"][0]["text"].startswith("up*  [n_seq, d]")  # the title marks it
+    assert f"colour clipped at ±{bound:.3g}" in s["data"][0]["hovertemplate"]
+    np.testing.assert_array_equal(decode(s["data"][0]["z"]), spiked)  # every true value is still there

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import get_colorscale
 
-from .common import axis_names, axis_refs, escape, fast_figure, subplot_grid, theme
+from .common import SCORES_SCALE, axis_names, axis_refs, escape, fast_figure, subplot_grid, theme
 from .heatmaps import MAX_SIDE, block_labels, block_reduce, block_size, blocks, colour_range, ticks
 
 CELL_TEXT_MAX = 16  # write the numbers into the cells when both sides are at most this long
@@ -60,9 +61,8 @@ class Panel:
         features = f" × {self.feature_block}-feature" if self.feature_block > 1 else ""
         return f" · means of {self.block}-token{features} blocks"
 
-    @property
-    def title(self):  # "Q = X·W_q  [n_seq, d_head] = [9, 4]"
-        return f"{self.name}  {self.shape} = [{self.matrix.shape[0]}, {self.matrix.shape[1]}]"
+    def title(self, mark=""):  # "Q = X·W_q  [n_seq, d_head] = [9, 4]"; mark: after the name ("*": clipped)
+        return f"{self.name}{mark}  {self.shape} = [{self.matrix.shape[0]}, {self.matrix.shape[1]}]"
 
 
 def pooled(panel, max_side=MAX_SIDE, max_features=MAX_FEATURES):  # Panel -> Panel with fewer cells a long side
@@ -92,6 +92,35 @@ def cell_text(matrix, kind):  # [r, c] -> [r, c] str
     return np.where(np.isneginf(matrix), "−∞", text)
 
 
+OUTLIER_RATIO = 4.0  # a signed panel whose largest |value| is this many times its 99.5th percentile is clipped
+CLIP_PERCENTILE = 99.5
+
+
+def signed_bound(matrix):  # [r, c] -> (bound, clipped): the colour scale's ±bound of a signed panel
+    """±the largest |value|, unless a few outliers dwarf the rest (a real model's massive activations: one MLP
+    feature at 50 where the others stay within ±2 would leave the panel white): then ±the 99.5th percentile, and the
+    outliers saturate. Hover and the CSV keep every true value."""
+    a = np.abs(matrix[np.isfinite(matrix)])
+    if a.size == 0:
+        return 1.0, False
+    top, typical = float(a.max()), float(np.percentile(a, CLIP_PERCENTILE))
+    if typical > 0 and top > OUTLIER_RATIO * typical:
+        return typical, True
+    return (top if top > 0 else 1.0), False
+
+
+CLIPPED = "*"  # a clipped panel's mark, after its name in the title; CLIPPED_NOTE says what it means
+CLIPPED_NOTE = (
+    "Panels marked * hold a few values far larger than the rest (a trained model's outlier features): "
+    "their colours stop at the 99.5th percentile of |value| and those few cells saturate, so the others keep their "
+    "colours. Hover over a cell for its true value; the CSV holds every number."
+)
+
+
+def is_clipped(panel):  # -> bool: a signed panel whose colour scale signed_bound clips
+    return panel.kind not in ("mask", "weights") and signed_bound(panel.matrix)[1]
+
+
 def heatmap(panel, show_text=None):  # Panel -> heatmap trace (a dict, for common.fast_figure)
     """One panel as a heatmap; -inf (masked) cells are left blank and labelled −∞."""
     m = panel.matrix
@@ -100,10 +129,14 @@ def heatmap(panel, show_text=None):  # Panel -> heatmap trace (a dict, for commo
         z = (m > 0).astype(np.uint8)  # 1 byte a cell: a 512 x 512 mask ships as 256 KB, not 1 MB
     if show_text is None:
         show_text = max(m.shape) <= CELL_TEXT_MAX
+    clipped = False
     if panel.kind == "mask":
         colour = dict(colorscale=[[0, "#eeeeee"], [1, "#4c78a8"]], zmin=0.0, zmax=1.0)
-    else:  # as every heatmap: weights from 0 to the largest (flat rows show contrast), scores symmetric around 0
-        colour = colour_range(m, "weights" if panel.kind == "weights" else "scores")
+    elif panel.kind == "weights":  # as every heatmap: weights from 0 to the largest (flat rows show contrast)
+        colour = colour_range(m, "weights")
+    else:  # signed: symmetric around 0, outliers clipped (signed_bound)
+        bound, clipped = signed_bound(m)
+        colour = dict(colorscale=get_colorscale(SCORES_SCALE), zmin=-bound, zmax=bound, zmid=0.0)
     # per-cell strings only where they can be read; a 512 x 512 matrix hovers its number instead
     small = m.size <= HOVER_TEXT_MAX
     trace = dict(
@@ -112,7 +145,9 @@ def heatmap(panel, show_text=None):  # Panel -> heatmap trace (a dict, for commo
         x=[escape(c) for c in panel.cols],
         y=[escape(r) for r in panel.rows],
         hovertemplate=f"%{{y}} · %{{x}}: {'mean ' if panel.block > 1 and panel.kind != 'mask' else ''}"
-        f"{'%{text}' if small else '%{z:.3f}'}<extra>{escape(panel.name)}</extra>",
+        f"{'%{text}' if small else '%{z:.3f}'}<extra>{escape(panel.name)}"
+        + (f" (colour clipped at ±{bound:.3g})" if clipped else "")
+        + "</extra>",
         showscale=False,
         xgap=1 if max(m.shape) <= MAX_TICKS else 0,  # gaps would swallow cells a pixel wide
         ygap=1 if max(m.shape) <= MAX_TICKS else 0,
@@ -133,7 +168,9 @@ def stage_grid(panels, n_cols=None, present=False, title=None):  # list[Panel] -
     n_cols = n_cols or len(panels)
     n_rows = -(-len(panels) // n_cols)
     drawn = [pooled(p) for p in panels]
-    titles = [escape(p.title + d.block_note) for p, d in zip(panels, drawn, strict=True)]  # full shapes, and blocks
+    titles = [
+        escape(p.title(CLIPPED if is_clipped(d) else "") + d.block_note) for p, d in zip(panels, drawn, strict=True)
+    ]  # full shapes, the blocks drawn, and a mark where a few outliers are clipped (CLIPPED_NOTE)
     panels = drawn
     widths = [max(p.matrix.shape[1] for p in panels[c::n_cols]) + 3 for c in range(n_cols)]
     layout = subplot_grid(
