@@ -101,7 +101,7 @@ TRACE_STEPS = {  # family -> (section title, [(trace key, panel name)])
 }  # fmt: skip
 
 
-def clip_caption(panels):  # under stage grids: what "clipped" in a panel's title means, when one is
+def clip_caption(panels):  # under stage grids: what a * after a panel's name means (its colours clipped), if any
     if any(is_clipped(pooled(p)) for p in panels):  # as stage_grid draws them (figures.steps.signed_bound)
         st.caption(CLIPPED_NOTE)
 
@@ -118,7 +118,7 @@ def trace_sections(settings, run, layer, present=False):
     st.subheader(f"Inside layer {layer}: the norms and the MLP around attention")
     st.caption("The model's own numbers at temperature 1 with dot-product scores (the trained settings). "
                "Each token goes through these steps alone: no token looks at another here.")  # fmt: skip
-    drawn = []  # every panel, for one line on "clipped" under them all
+    drawn = []  # every panel, for one line under them all on what a * after a name means
     for title, steps in TRACE_STEPS["rms" if "rms1" in trace else "ln"]:
         panels, strips = [], []  # strips: one number per token (the rms), drawn as a row under the matrices
         for key, name in steps:

@@ -111,7 +111,7 @@ def signed_bound(matrix):  # [r, c] -> (bound, clipped): the colour scale's ±bo
 
 CLIPPED = "*"  # a clipped panel's mark, after its name in the title; CLIPPED_NOTE says what it means
 CLIPPED_NOTE = (
-    "Panels marked * hold a few values far larger than the rest (a trained model's outlier features): "
+    "Panels marked * hold a few values far larger than the rest (in a trained model, a few outlier features): "
     "their colours stop at the 99.5th percentile of |value| and those few cells saturate, so the others keep their "
     "colours. Hover over a cell for its true value; the CSV holds every number."
 )
