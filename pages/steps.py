@@ -211,8 +211,9 @@ def section(title, panels, name, n_cols=None, present=False, shown=None, note=No
     st.subheader(title)
     if note:
         st.caption(note)
-    page.chart(stage_grid(shown or panels, n_cols=n_cols, present=present), name)
-    internals.clip_caption(shown or panels)
+    fig = stage_grid(shown or panels, n_cols=n_cols, present=present)
+    page.chart(fig, name)
+    internals.clip_caption([fig])
     lazy_csv(panels, name)
 
 
@@ -245,9 +246,9 @@ def draw_input(v):  # section 1 (and 2, the lecture weights): X, the layer's inp
     st.subheader(f"1 · The input X  [n_seq, d_model]: {what}")
     st.caption("One row per token. In the lecture model every column is a meaning you can read." if v.lecture else "")
     x = v.run.hidden[v.layer]  # [n_seq, d_model]: the input of this layer (the embeddings at layer 0)
-    panel = Panel("X", x, v.rows, v.dims, "[n_seq, d_model]")
-    page.chart(stage_grid([panel], present=v.present), "steps-x")
-    internals.clip_caption([panel])
+    fig = stage_grid([Panel("X", x, v.rows, v.dims, "[n_seq, d_model]")], present=v.present)
+    page.chart(fig, "steps-x")
+    internals.clip_caption([fig])
     page.csv_download(x, "steps-x", rows=v.run.tokens, cols=v.dims)
     if v.lecture:
         st.subheader("2 · The learned weights W_q, W_k, W_v, W_o  [d_model, d_model]")

@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from attention.figures.predictions import SHOWN, prediction_bars, prediction_rows, shift_figure
-from attention.figures.steps import CLIPPED_NOTE, Panel, is_clipped, pooled, stage_grid
+from attention.figures.steps import CLIPPED_NOTE, Panel, is_clipped, stage_grid
 from attention.internals import before_rope, kv_groups, shifted_scores
 from ui import cache, page
 
@@ -73,8 +73,9 @@ def rope_section(run, layer, head, query, present=False):
               Panel("q after RoPE", run.queries[layer, head], labels, cols, "[n_seq, d_head]"),
               Panel("k before RoPE", k0, labels, cols, "[n_seq, d_head]"),
               Panel("k after RoPE", run.keys[layer, head], labels, cols, "[n_seq, d_head]")]  # fmt: skip
-    page.chart(stage_grid(panels, n_cols=2, present=present), f"rope-L{layer}-H{head}")
-    clip_caption(panels)
+    fig = stage_grid(panels, n_cols=2, present=present)
+    page.chart(fig, f"rope-L{layer}-H{head}")
+    clip_caption([fig])
     options = page.labels(run)  # the key starts a few tokens before the query: a distance to keep
     key = options.index(
         page.url_choice("Key token for the shift test", options, "rope_key", default=options[max(0, query - 3)])
@@ -101,8 +102,8 @@ TRACE_STEPS = {  # family -> (section title, [(trace key, panel name)])
 }  # fmt: skip
 
 
-def clip_caption(panels):  # under stage grids: what a * after a panel's name means (its colours clipped), if any
-    if any(is_clipped(pooled(p)) for p in panels):  # as stage_grid draws them (figures.steps.signed_bound)
+def clip_caption(figs):  # under stage grids: what a * after a panel's name means (its colours clipped), if any
+    if any(is_clipped(fig) for fig in figs):
         st.caption(CLIPPED_NOTE)
 
 
@@ -118,7 +119,7 @@ def trace_sections(settings, run, layer, present=False):
     st.subheader(f"Inside layer {layer}: the norms and the MLP around attention")
     st.caption("The model's own numbers at temperature 1 with dot-product scores (the trained settings). "
                "Each token goes through these steps alone: no token looks at another here.")  # fmt: skip
-    drawn = []  # every panel, for one line under them all on what a * after a name means
+    figs = []  # every grid, for one line under them all on what a * after a name means
     for title, steps in TRACE_STEPS["rms" if "rms1" in trace else "ln"]:
         panels, strips = [], []  # strips: one number per token (the rms), drawn as a row under the matrices
         for key, name in steps:
@@ -130,8 +131,9 @@ def trace_sections(settings, run, layer, present=False):
             else:
                 panels.append(Panel(name, m, rows, [str(d) for d in range(m.shape[1])], f"[n_seq, {m.shape[1]}]"))
         st.markdown(f"**{title}**")
-        page.chart(stage_grid(panels, n_cols=min(3, len(panels)), present=present), f"steps-trace-{key}")
+        figs.append(stage_grid(panels, n_cols=min(3, len(panels)), present=present))
+        page.chart(figs[-1], f"steps-trace-{key}")
         for strip in strips:
-            page.chart(stage_grid([strip], present=present), f"steps-trace-{strip.name}")
-        drawn += [*panels, *strips]
-    clip_caption(drawn)
+            figs.append(stage_grid([strip], present=present))
+            page.chart(figs[-1], f"steps-trace-{strip.name}")
+    clip_caption(figs)

@@ -117,12 +117,13 @@ CLIPPED_NOTE = (
 )
 
 
-def is_clipped(panel):  # -> bool: a signed panel whose colour scale signed_bound clips
-    return panel.kind not in ("mask", "weights") and signed_bound(panel.matrix)[1]
+def is_clipped(fig):  # -> bool: a stage_grid figure has a panel whose colours stop short of a few outliers
+    return bool((fig.layout.meta or {}).get("clipped"))
 
 
-def heatmap(panel, show_text=None):  # Panel -> heatmap trace (a dict, for common.fast_figure)
-    """One panel as a heatmap; -inf (masked) cells are left blank and labelled −∞."""
+def heatmap(panel, show_text=None, scale=None):  # Panel -> heatmap trace (a dict, for common.fast_figure)
+    """One panel as a heatmap; -inf (masked) cells are left blank and labelled −∞. scale: a signed panel's
+    signed_bound (bound, clipped), if already computed."""
     m = panel.matrix
     z = np.where(np.isfinite(m), m, np.nan)  # JSON has no -inf; a gap reads as "masked"
     if panel.kind == "mask":
@@ -135,7 +136,7 @@ def heatmap(panel, show_text=None):  # Panel -> heatmap trace (a dict, for commo
     elif panel.kind == "weights":  # as every heatmap: weights from 0 to the largest (flat rows show contrast)
         colour = colour_range(m, "weights")
     else:  # signed: symmetric around 0, outliers clipped (signed_bound)
-        bound, clipped = signed_bound(m)
+        bound, clipped = scale or signed_bound(m)
         colour = dict(colorscale=get_colorscale(SCORES_SCALE), zmin=-bound, zmax=bound, zmid=0.0)
     # per-cell strings only where they can be read; a 512 x 512 matrix hovers its number instead
     small = m.size <= HOVER_TEXT_MAX
@@ -168,9 +169,12 @@ def stage_grid(panels, n_cols=None, present=False, title=None):  # list[Panel] -
     n_cols = n_cols or len(panels)
     n_rows = -(-len(panels) // n_cols)
     drawn = [pooled(p) for p in panels]
+    scales = [None if d.kind in ("mask", "weights") else signed_bound(d.matrix) for d in drawn]  # (bound, clipped)
+    clipped = [bool(sc and sc[1]) for sc in scales]
     titles = [
-        escape(p.title(CLIPPED if is_clipped(d) else "") + d.block_note) for p, d in zip(panels, drawn, strict=True)
-    ]  # full shapes, the blocks drawn, and a mark where a few outliers are clipped (CLIPPED_NOTE)
+        escape(p.title(CLIPPED if c else "") + d.block_note) for p, d, c in zip(panels, drawn, clipped, strict=True)
+    ]
+    # full shapes, the blocks drawn, and a mark where a few outliers are clipped (CLIPPED_NOTE)
     panels = drawn
     widths = [max(p.matrix.shape[1] for p in panels[c::n_cols]) + 3 for c in range(n_cols)]
     layout = subplot_grid(
@@ -183,7 +187,7 @@ def stage_grid(panels, n_cols=None, present=False, title=None):  # list[Panel] -
     )
     data = []
     for i, panel in enumerate(panels):
-        trace = heatmap(panel) | axis_refs(i)
+        trace = heatmap(panel, scale=scales[i]) | axis_refs(i)
         x_name, y_name = axis_names(i)
         data.append(trace)
         # every label shown (plotly skips some on crowded axes, and a skipped token is a lost row), unless there
@@ -194,6 +198,7 @@ def stage_grid(panels, n_cols=None, present=False, title=None):  # list[Panel] -
         layout[x_name].update(type="category", **{"tickangle": -45, **crowded}, **every(trace["x"]))
     if title:
         layout["title"] = dict(text=title)
+    layout["meta"] = dict(clipped=sum(clipped))  # is_clipped reads it: the page says what the mark means
     tallest = max(p.matrix.shape[0] for p in panels)
     return theme(fast_figure(data, layout), present, height=n_rows * (120 + min(26 * tallest, MAX_PANEL_PX)))
 
