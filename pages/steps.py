@@ -259,11 +259,12 @@ def draw_input(v):  # section 1 (and 2, the lecture weights): X, the layer's inp
 
 def draw_qkv(v):
     run, rows, cols = v.run, v.rows, v.cols
+    st_ = stages(run, v.layer, v.head)  # this head's every stage, [1, ...]: only the tabs that show them compute it
     q_name = "Q = X·W_q" if v.lecture else ("Q after RoPE" if run.rope is not None else "Q")
     qkv = [
-        Panel(q_name, v.st_.queries[0], rows, cols, "[n_seq, d_head]"),
-        Panel(q_name.replace("Q", "K").replace("_q", "_k"), v.st_.keys[0], rows, cols, "[n_seq, d_head]"),
-        Panel(q_name.replace("Q", "V").replace("_q", "_v").replace(" after RoPE", ""), v.st_.values[0], rows, cols,
+        Panel(q_name, st_.queries[0], rows, cols, "[n_seq, d_head]"),
+        Panel(q_name.replace("Q", "K").replace("_q", "_k"), st_.keys[0], rows, cols, "[n_seq, d_head]"),
+        Panel(q_name.replace("Q", "V").replace("_q", "_v").replace(" after RoPE", ""), st_.values[0], rows, cols,
               "[n_seq, d_head]"),
     ]  # fmt: skip
     if run.rope is not None:  # RoPE rotates q and k (not v) by each token's position: show them before it too
@@ -281,7 +282,7 @@ def draw_qkv(v):
 
 
 def draw_scores(v):
-    run, rows, st_ = v.run, v.rows, v.st_
+    run, rows, st_ = v.run, v.rows, stages(v.run, v.layer, v.head)
     mask = np.ones((run.n_seq, run.n_seq), dtype=bool) if run.mask is None else run.mask
     score_panels = [
         Panel("QKᵀ" if run.similarity == "dot" else "cos(q, k)", st_.scores[0], rows, rows, "[n_seq, n_seq]"),
@@ -312,9 +313,10 @@ def draw_scores(v):
 
 def draw_output(v):
     run, rows, cols, dims, layer = v.run, v.rows, v.cols, v.dims, v.layer
+    st_ = stages(run, layer, v.head)
     concat = merge_heads(run.weights[layer] @ run.values[layer])  # [n_seq, d_model]: every head's weights·V
     out_panels = [
-        Panel("weights·V", v.st_.output[0], rows, cols, "[n_seq, d_head]"),
+        Panel("weights·V", st_.output[0], rows, cols, "[n_seq, d_head]"),
         Panel("Concat(heads)", concat, rows, dims, "[n_seq, d_model]"),
         Panel("Concat·W_o", run.attn_out[layer], rows, dims, "[n_seq, d_model]"),
     ]
@@ -328,7 +330,7 @@ def draw_output(v):
         present=v.present,
     )
     query = page.url_choice("Spell out the row of", rows, "token", default=rows[default_row(run)], kept=True)
-    weights = v.st_.weights[0][rows.index(query)]
+    weights = st_.weights[0][rows.index(query)]
     st.markdown(page.md_escape(weighted_sum_text(query, weights, rows)))  # not st.code: 1.5 MB of JavaScript
     if v.lecture:
         st.caption(f"The last matrix is the context pull with α = {v.settings.alpha:g}: it is X for the next step.")
@@ -388,7 +390,6 @@ view = SimpleNamespace(
     edited=weights is not None, present=settings.present,
     rows=[html.unescape(t) for t in token_labels(run.tokens)],  # unique, as typed; figures escape them once
     cols=head_columns(dims, run.n_head, head) if lecture else [str(i) for i in range(run.d_head)],
-    st_=stages(run, layer, head),  # this head's every stage, [1, ...]
     where=f"layer {layer}, head {head}" + (f" of {run.n_head}" if run.n_head > 1 else ""),
     first=3 if lecture else 2,  # section numbers: the lecture model has its weights as section 2
 )  # fmt: skip
