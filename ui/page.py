@@ -250,19 +250,18 @@ def state_downloads(run, name="attention-run", settings=None):
         )
 
 
-def seed_from_link(key, parse):  # parse(raw) -> (value, notice | None); sets st.session_state[key]
+def seed_from_link(key, parse, store=None):  # parse(raw) -> (value, notice | None)
     """On the session's first run, the link's value for a page's own `key` (checked by `parse`) becomes the
-    widget's state; a bad value falls back with a notice."""
+    widget's state, or goes to store(value); a bad value falls back with a notice."""
     raw = sidebar.seed_once(key)
     if raw is not None:
         value, notice = parse(raw)
         if notice:
             sidebar.add_notice(notice)
-        st.session_state[key] = value
-
-
-def seed_choice(key, options, default):  # a page's own choice from the link (first run only)
-    seed_from_link(key, lambda raw: params.parse_choice_param(key, raw, options, default))
+        if store is None:
+            st.session_state[key] = value
+        else:
+            store(value)
 
 
 _KEPT = "page_kept"  # {widget key: its value when last drawn}, for controls that some runs leave out
@@ -282,12 +281,7 @@ def keep(key, value):  # after drawing it: what recall brings back
 
 
 def seed_kept(key, options, default):  # the link's choice for a control not drawn yet (first run only)
-    raw = sidebar.seed_once(key)
-    if raw is not None:
-        value, notice = params.parse_choice_param(key, raw, options, default)
-        if notice:
-            sidebar.add_notice(notice)
-        keep(key, value)
+    seed_from_link(key, lambda raw: params.parse_choice_param(key, raw, options, default), lambda v: keep(key, v))
 
 
 def url_choice(label, options, key, default=None, widget=None, kept=False, **kwargs):  # -> the chosen option
@@ -297,7 +291,7 @@ def url_choice(label, options, key, default=None, widget=None, kept=False, **kwa
     runs (in a lazy tab), so its last value is kept for when it is drawn again."""
     options = list(options)
     default = options[0] if default is None or default not in options else default
-    seed_choice(key, options, default)
+    seed_from_link(key, lambda raw: params.parse_choice_param(key, raw, options, default))
     if kept:
         recall(key)
     if st.session_state.get(key) not in options:  # first visit, or the options changed under it
@@ -318,12 +312,8 @@ def tab_choice(parts, key, link_key):  # {slug: label} -> the slug of the tab th
     """The open tab of lazy_tabs: the one just clicked, else the link's on the session's first run, else as last
     drawn (kept through other pages); the first tab when there is none or it is not one of `parts`."""
     slugs, labels = list(parts), list(parts.values())
-    raw = sidebar.seed_once(link_key)
-    if raw is not None:
-        slug, notice = params.parse_choice_param(link_key, raw, slugs, slugs[0])
-        if notice:
-            sidebar.add_notice(notice)
-        keep(key, parts[slug])
+    seed_from_link(link_key, lambda raw: params.parse_choice_param(link_key, raw, slugs, slugs[0]),
+                   lambda slug: keep(key, parts[slug]))  # fmt: skip
     label = st.session_state[key] if key in st.session_state else st.session_state.get(_KEPT, {}).get(key)
     return slugs[labels.index(label)] if label in labels else slugs[0]
 
