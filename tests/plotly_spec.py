@@ -2,6 +2,7 @@
 
 import base64
 import json
+import re
 
 import numpy as np
 
@@ -23,3 +24,8 @@ def figures(at):  # AppTest -> list[dict]: every plotly figure on the page, as s
 
 def trace_values(figure, field, index=0):  # -> np.ndarray
     return decode(figure["data"][index][field])
+
+
+def one_line(title):  # a stage panel's title, broken to fit its panel ("name<br>[shape] = […]") -> as one line
+    """Undo fitted_title's breaks: two spaces before a shape, one before its "= [n, m]", " · " before a note."""
+    return re.sub(r"<br>(?=\[)", "  ", title).replace("<br>=", " =").replace("<br>", " · ")

@@ -3,7 +3,7 @@ predictions panel, RoPE before/after, KV groups, sink heads and the RMSNorm/SwiG
 
 import numpy as np
 import pytest
-from plotly_spec import figures, trace_values
+from plotly_spec import figures, one_line, trace_values
 from streamlit.testing.v1 import AppTest
 from tiny_served import tiny_bert, tiny_decoder
 
@@ -118,7 +118,7 @@ def test_steps_shows_rmsnorm_and_swiglu_with_the_real_numbers(llama):
     trace = layer_trace(ckpt, ids, 1)
     figs = figures(at)
     swiglu = [f for f in figs if "silu(gate) · up" in str(f["layout"].get("annotations", ""))][0]
-    names = [a["text"].split("  ")[0] for a in swiglu["layout"]["annotations"]]
+    names = [one_line(a["text"]).split("  ")[0] for a in swiglu["layout"]["annotations"]]
     np.testing.assert_allclose(trace_values(swiglu, "z", names.index("silu(gate) · up")), trace["product"], atol=1e-5)
     rms = [f for f in figs if "rms(x) = √" in str(f["layout"])][0]
     np.testing.assert_allclose(trace_values(rms, "z")[0], np.sqrt((trace["input"] ** 2).mean(-1) + 1e-6), rtol=1e-4)

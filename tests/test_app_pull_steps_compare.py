@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 from conftest import ROOT
+from plotly_spec import one_line
 from streamlit.testing.v1 import AppTest
 from test_figures_steps import decode
 
@@ -49,7 +50,7 @@ def backend(at, **changes):  # -> the Run the page's settings give, computed dir
 
 
 def panel(spec, title_start):  # -> the heatmap whose subplot title starts with title_start, as an array
-    titles = [a["text"] for a in spec["layout"]["annotations"] if "=" in a["text"] and "[" in a["text"]]
+    titles = [one_line(a["text"]) for a in spec["layout"]["annotations"] if "=" in a["text"] and "[" in a["text"]]
     for i, title in enumerate(titles):
         if title.startswith(title_start):
             return decode(spec["data"][i]["z"])
@@ -231,7 +232,7 @@ def test_steps_long_input_leaves_out_the_score_panels_that_show_nothing_new():
         run = backend(at)
         assert run.n_seq == 150
         (scores,) = part_charts(at, "scores")
-        titles = [a["text"] for a in scores["layout"]["annotations"] if "=" in a["text"] and "[" in a["text"]]
+        titles = [one_line(a["text"]) for a in scores["layout"]["annotations"] if "=" in a["text"] and "[" in a["text"]]
         assert [t.split(" ")[0].split("(")[0] for t in titles] == kept, titles
         head = stages(run, 0, 0)  # past MAX_SIDE (128) tokens too: blocks of 2
         np.testing.assert_allclose(
@@ -259,7 +260,7 @@ def test_steps_past_max_side_tokens_draws_blocks_and_says_so():
     (scores,), head = part_charts(at, "scores"), stages(run, 0, 0)
     np.testing.assert_allclose(panel(scores, "QKᵀ"), naive_blocks(head.scores[0], 3, 3, np.mean), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(panel(scores, "mask"), naive_blocks(np.tril(np.ones((300, 300))), 3, 3, np.max))
-    titles = [a["text"] for a in scores["layout"]["annotations"] if "[" in a["text"]]
+    titles = [one_line(a["text"]) for a in scores["layout"]["annotations"] if "[" in a["text"]]
     assert all("[300, 300]" in t and "3-token blocks" in t for t in titles), titles
     (qkv,) = part_charts(at, "qkv")
     np.testing.assert_allclose(panel(qkv, "Q"), naive_blocks(head.queries[0], 3, 1, np.mean), rtol=1e-5, atol=1e-6)
@@ -530,7 +531,7 @@ def test_panels_clipped_for_a_few_outliers_say_so_and_keep_every_value():
     at = ok(app("steps", model="minilm", part="mlp"))
     marked = 0
     for s in charts(at):
-        titles = [a["text"] for a in s["layout"]["annotations"] if "] = [" in a["text"]]
+        titles = [t for t in (one_line(a["text"]) for a in s["layout"]["annotations"]) if "] = [" in t]
         for title, trace in zip(titles, s["data"], strict=True):
             top = float(np.nanmax(np.abs(decode(trace["z"]))))
             if title.split("  ")[0].endswith("*"):  # the panel's name carries the mark

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from plotly_spec import one_line
 
 from attention.core import causal_mask, multi_head_attention
 from attention.figures.steps import (
@@ -52,7 +53,7 @@ def test_every_panel_shows_its_matrix_labels_and_shape():
         np.testing.assert_allclose(decode(trace["z"]), panel.matrix, rtol=1e-6)
         assert trace["y"] == tokens and trace["x"] == panel.cols
         assert trace["type"] == "heatmap"  # no WebGL
-    titles = [a["text"] for a in s["layout"]["annotations"]]
+    titles = [one_line(a["text"]) for a in s["layout"]["annotations"]]
     assert "Q  [n_seq, d_head] = [5, 2]" in titles and "QKᵀ  [n_seq, n_seq] = [5, 5]" in titles
     top = float(mh.heads.weights[0].max())  # weights: 0 to the largest weight, as every weight heatmap
     assert s["data"][2]["zmin"] == 0 and s["data"][2]["zmax"] == pytest.approx(top, rel=1e-6)
@@ -226,7 +227,7 @@ def test_a_512_token_grid_draws_blocks_of_four_tokens_but_keeps_the_features_and
     assert list(decode(s["data"][2]["x"])) == features and list(decode(s["data"][2]["y"])[:1]) == ["t0 … t3"]
     ticks = s["layout"]["yaxis"]
     assert ticks["ticktext"][:2] == ["t0 …", "t16 …"] and ticks["tickvals"][:2] == ["t0 … t3", "t16 … t19"]
-    titles = [a["text"] for a in s["layout"]["annotations"]]
+    titles = [one_line(a["text"]) for a in s["layout"]["annotations"]]
     assert titles[0].endswith("[512, 512] · means of 4-token blocks")  # what was computed, and what is drawn
     assert titles[1].endswith("[512, 512] · 4-token blocks, allowed if any pair is")
     assert titles[2].endswith("[512, 24] · means of 4-token blocks")
@@ -254,7 +255,7 @@ def test_a_long_panels_wide_feature_side_is_drawn_as_blocks_of_features_too():
     np.testing.assert_allclose(z_x, naive_blocks(x, 4, 2, np.mean), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(z_mlp, naive_blocks(mlp, 4, 8, np.mean), rtol=1e-5, atol=1e-6)
     assert list(decode(s["data"][0]["x"])[:2]) == ["d0 … d1", "d2 … d3"]
-    titles = [a["text"] for a in s["layout"]["annotations"]]
+    titles = [one_line(a["text"]) for a in s["layout"]["annotations"]]
     assert titles[0].endswith("[512, 384] · means of 4-token × 2-feature blocks")
     assert titles[1].endswith("[512, 1536] · means of 4-token × 8-feature blocks")
     short = Panel("X", x[:MAX_SIDE], tokens[:MAX_SIDE], [f"d{i}" for i in range(x.shape[1])], "[n_seq, d_model]")
@@ -271,7 +272,7 @@ def test_a_few_outliers_are_clipped_so_the_rest_of_a_signed_panel_keeps_its_colo
     plain = spec(stage_grid([Panel("up", m, rows, cols, "[n_seq, d]")]))
     assert plain["data"][0]["zmax"] == pytest.approx(float(np.abs(m).max())) and plain["data"][0]["zmin"] < 0
     assert (
-        plain["layout"]["annotations"][0]["text"].startswith("up  [")
+        one_line(plain["layout"]["annotations"][0]["text"]).startswith("up  [")
         and "clipped" not in plain["data"][0]["hovertemplate"]
     )
     spiked = m.copy()
@@ -280,6 +281,54 @@ def test_a_few_outliers_are_clipped_so_the_rest_of_a_signed_panel_keeps_its_colo
     bound = s["data"][0]["zmax"]
     assert s["data"][0]["zmin"] == -bound and 2.0 < bound < 5.0  # the normal cells' range, not 60
     assert np.mean(np.abs(spiked) > bound) <= 0.006  # only the top half-percent saturates
-    assert s["layout"]["annotations"][0]["text"].startswith("up*  [n_seq, d]")  # the title marks it
+    assert one_line(s["layout"]["annotations"][0]["text"]).startswith("up*  [n_seq, d]")  # the title marks it
     assert f"colour clipped at ±{bound:.3g}" in s["data"][0]["hovertemplate"]
     np.testing.assert_array_equal(decode(s["data"][0]["z"]), spiked)  # every true value is still there
+
+
+def test_a_title_breaks_only_where_its_panel_is_too_narrow_and_reads_the_same_joined():
+    from attention.figures.labels import box
+    from attention.figures.steps import TITLE_PX, fitted_title
+
+    m = np.zeros((512, 384), np.float32)
+    panel = Panel("attention out", m, [f"t{i}" for i in range(512)], [str(j) for j in range(384)], "[n_seq, d_model]")
+    parts = panel.title_parts("*") + pooled(panel).title_parts()[3:]  # as stage_grid builds them
+    whole = "attention out*  [n_seq, d_model] = [512, 384] · means of 4-token × 2-feature blocks"
+    counts = []
+    for width in (60, 120, 200, 300, 420, 2000):
+        title = fitted_title(parts, width)
+        lines = title.split("<br>")
+        assert one_line(title) == whole
+        for line in lines:  # each line fits, unless it is one part that cannot break further
+            assert box(line, TITLE_PX)[0] <= width or line in {p for _, p in parts}, (width, line)
+        counts.append(len(lines))
+    assert counts == sorted(counts, reverse=True) and counts[0] == 4 and counts[-1] == 1
+    assert "[n_seq, d_model] = [512, 384]" in fitted_title(parts, 300).split("<br>")  # a shape breaks last
+
+
+def test_a_wide_real_model_grid_names_every_kth_feature_and_keeps_narrow_titles_inside():
+    """MiniLM's MLP: two 1536-wide panels and a 384-wide one. Each feature axis names every k-th column, k a round
+    step, as many as fit its width; the narrow panel's title breaks, and at the grid's edge it reads inward."""
+    from attention.figures.labels import box
+    from attention.figures.steps import GRID_PX, LABEL_PX, NICE_STEPS, TITLE_PX
+
+    rng = np.random.default_rng(0)
+    rows = [f"t{i}" for i in range(11)]
+    panels = [Panel(name, rng.normal(size=(11, d)), rows, [str(j) for j in range(d)], f"[n_seq, {d}]")
+              for name, d in (("up", 1536), ("GELU(up)", 1536), ("down", 384))]  # fmt: skip
+    s = spec(stage_grid(panels, n_cols=3))
+    for i, trace in enumerate(s["data"]):
+        x_axis = s["layout"]["xaxis" + (str(i + 1) if i else "")]
+        lo, hi = x_axis["domain"]
+        px = (hi - lo) * GRID_PX
+        shown = x_axis["tickvals"]
+        assert set(shown) <= set(trace["x"]) and shown[0] == "0"
+        step = int(shown[1]) - int(shown[0])
+        assert step in NICE_STEPS and len(shown) <= (px + 1e-6) // LABEL_PX[-90]  # upright labels do not overlap
+        assert len(shown) >= px / LABEL_PX[-90] / 2.5  # not thinned to nothing either
+    down = s["layout"]["annotations"][2]
+    assert down["text"].count("<br>") >= 1 and one_line(down["text"]) == "down  [n_seq, 384] = [11, 384]"
+    assert down["xanchor"] == "right" and down["x"] == s["layout"]["xaxis3"]["domain"][1]
+    up = s["layout"]["annotations"][0]
+    assert "<br>" not in up["text"] and box(up["text"], TITLE_PX)[0] < (s["layout"]["xaxis"]["domain"][1]) * GRID_PX
+    assert s["layout"]["margin"]["t"] > spec(stage_grid(panels[:2], n_cols=2))["layout"]["margin"]["t"]  # room above

@@ -14,12 +14,17 @@ import plotly.graph_objects as go
 from plotly.colors import get_colorscale
 
 from .common import SCORES_SCALE, axis_names, axis_refs, escape, fast_figure, subplot_grid, theme
-from .heatmaps import MAX_SIDE, block_labels, block_reduce, block_size, blocks, colour_range, ticks
+from .heatmaps import MAX_SIDE, block_labels, block_reduce, block_size, block_tick, blocks, colour_range, ticks
+from .labels import box
 
 CELL_TEXT_MAX = 16  # write the numbers into the cells when both sides are at most this long
 KINDS = ("signed", "weights", "mask")
 MAX_TICKS = 64  # label every row / column up to this many
 MAX_PANEL_PX = 760  # a panel's height at most: 26 px a row up to 29 rows; 512 rows would make a 13,000 px figure
+GRID_PX = 900  # the narrowest plot area a stage grid is laid out for: a laptop's page, less sidebar and margins
+TITLE_PX = 16  # a panel title's font size (common.subplot_grid)
+LABEL_PX = {-45: 22, -90: 14}  # the room one column label needs along the axis, slanted or upright (10 px font)
+NICE_STEPS = (1, 2, 4, 5, 8, 10, 16, 20, 25, 32, 50, 64, 100, 128, 256, 500, 512, 1000, 1024)
 MAX_FEATURES = 192  # a pooled (long) panel's feature side at most: wider ones are drawn as blocks of features
 HOVER_TEXT_MAX = 64 * 64  # cells; bigger matrices hover their raw number (no per-cell strings to ship)
 
@@ -62,7 +67,15 @@ class Panel:
         return f" · means of {self.block}-token{features} blocks"
 
     def title(self, mark=""):  # "Q = X·W_q  [n_seq, d_head] = [9, 4]"; mark: after the name ("*": clipped)
-        return f"{self.name}{mark}  {self.shape} = [{self.matrix.shape[0]}, {self.matrix.shape[1]}]"
+        return "".join(sep + part for sep, part in self.title_parts(mark))
+
+    def title_parts(self, mark=""):  # -> [(separator, part)]: the name, the shape, and what a pooled cell holds
+        parts = [
+            ("", f"{self.name}{mark}"),
+            ("  ", self.shape),
+            (" ", f"= [{self.matrix.shape[0]}, {self.matrix.shape[1]}]"),
+        ]
+        return parts + ([(" · ", self.block_note.removeprefix(" · "))] if self.block_note else [])  # fmt: skip
 
 
 def pooled(panel, max_side=MAX_SIDE, max_features=MAX_FEATURES):  # Panel -> Panel with fewer cells a long side
@@ -161,9 +174,45 @@ def heatmap(panel, show_text=None, scale=None):  # Panel -> heatmap trace (a dic
     return trace
 
 
+def fitted_title(parts, width_px, size=TITLE_PX):  # [(separator, part)], px -> "name<br>shape = […]", escaped
+    """The parts on as few lines as fit a panel's width: a narrow panel (MiniLM's 384-wide "down" beside two
+    1536-wide ones) breaks its title rather than letting it run into its neighbour's or off the figure. A shape
+    and its sizes ("[n_seq, 384] = [11, 384]") stay on one line unless that line alone is too wide."""
+
+    def pack(units):  # [(separator, text)] -> lines, each unit joined to the last line while it fits
+        lines = [units[0][1]]
+        for sep, text in units[1:]:
+            if box(escape(lines[-1] + sep + text), size)[0] <= width_px:
+                lines[-1] += sep + text
+            else:
+                lines.append(text)
+        return lines
+
+    units = []  # the shape and its sizes as one unit, if that fits on a line
+    for sep, part in parts:
+        joined = units[-1][1] + sep + part if units else ""
+        if sep == " " and box(escape(joined), size)[0] <= width_px:
+            units[-1] = (units[-1][0], joined)
+        else:
+            units.append((sep, part))
+    return "<br>".join(escape(line) for line in pack(units))
+
+
+def column_ticks(labels, width_px, angle):  # n labels, the panel's px, tick angle -> axis settings
+    """Every column named while they fit (a lecture model's named features always do); past that every k-th,
+    k a round step (0, 32, 64, … of 384 features), so that upright labels do not overlap."""
+    fit = max(2, int(width_px // LABEL_PX[angle]))
+    if len(labels) <= max(fit, CELL_TEXT_MAX):
+        return dict(tickmode="array", tickvals=list(labels))
+    k = next((s for s in NICE_STEPS if s * fit >= len(labels)), -(-len(labels) // fit))
+    shown = list(labels[::k])
+    return dict(tickmode="array", tickvals=shown, ticktext=[block_tick(label) for label in shown])
+
+
 def stage_grid(panels, n_cols=None, present=False, title=None):  # list[Panel] -> go.Figure
     """Several stages side by side, each titled with its formula and shape; rows read top to bottom. Long panels
-    are pooled into blocks of tokens (`pooled`); titles keep the computed shape and name the blocks.
+    are pooled into blocks of tokens (`pooled`); titles keep the computed shape and name the blocks, on as many
+    lines as the panel's width needs (laid out for GRID_PX; wider pages only have more room).
     Built from dicts (common.subplot_grid, fast_figure): make_subplots and plotly's per-axis updates took ~80 ms a
     grid, four grids on every rerun of /steps."""
     n_cols = n_cols or len(panels)
@@ -171,36 +220,45 @@ def stage_grid(panels, n_cols=None, present=False, title=None):  # list[Panel] -
     drawn = [pooled(p) for p in panels]
     scales = [None if d.kind in ("mask", "weights") else signed_bound(d.matrix) for d in drawn]  # (bound, clipped)
     clipped = [bool(sc and sc[1]) for sc in scales]
-    titles = [
-        escape(p.title(CLIPPED if c else "") + d.block_note) for p, d, c in zip(panels, drawn, clipped, strict=True)
-    ]
+    widths = [max(d.matrix.shape[1] for d in drawn[c::n_cols]) + 3 for c in range(n_cols)]
+    spacing = 0.06 if n_cols > 1 else 0.0
+    panel_px = [GRID_PX * (1 - spacing * (n_cols - 1)) * w / sum(widths) for w in widths]  # [n_cols]
     # full shapes, the blocks drawn, and a mark where a few outliers are clipped (CLIPPED_NOTE)
-    panels = drawn
-    widths = [max(p.matrix.shape[1] for p in panels[c::n_cols]) + 3 for c in range(n_cols)]
+    titles = [fitted_title(p.title_parts(CLIPPED if c else "") + d.title_parts()[3:], panel_px[i % n_cols])
+              for i, (p, d, c) in enumerate(zip(panels, drawn, clipped, strict=True))]  # fmt: skip
+    lines = [max(t.count("<br>") + 1 for t in titles[r * n_cols : (r + 1) * n_cols]) for r in range(n_rows)]
     layout = subplot_grid(
         n_rows,
         n_cols,
         titles=titles,
         column_widths=widths,
-        horizontal_spacing=0.06 if n_cols > 1 else 0.0,
+        horizontal_spacing=spacing,
         vertical_spacing=0.16 if n_rows > 1 else 0.0,
     )
+    for i, note in enumerate(layout["annotations"]):  # a title wider than an edge panel reads inward, not cut off
+        c, (lo, hi) = i % n_cols, layout[axis_names(i)[0]]["domain"]
+        if box(note["text"], TITLE_PX)[0] > panel_px[c] and n_cols > 1 and c in (0, n_cols - 1):
+            note.update(x=lo, xanchor="left") if c == 0 else note.update(x=hi, xanchor="right")
     data = []
-    for i, panel in enumerate(panels):
+    for i, panel in enumerate(drawn):
         trace = heatmap(panel, scale=scales[i]) | axis_refs(i)
         x_name, y_name = axis_names(i)
         data.append(trace)
-        # every label shown (plotly skips some on crowded axes, and a skipped token is a lost row), unless there
-        # are too many to read anyway (a real model's 384 features): then every k-th, as on the other heatmaps
-        every = lambda labels: dict(tickmode="array", tickvals=labels) if len(labels) <= MAX_TICKS else ticks(labels)  # noqa: E731
-        layout[y_name].update(autorange="reversed", type="category", **every(trace["y"]))
-        crowded = dict(tickangle=-90, tickfont=dict(size=10)) if len(trace["x"]) > CELL_TEXT_MAX else {}
-        layout[x_name].update(type="category", **{"tickangle": -45, **crowded}, **every(trace["x"]))
+        # every row named (plotly skips some on crowded axes, and a skipped token is a lost row), unless there
+        # are too many to read anyway: then every k-th, as on the other heatmaps
+        rows = dict(tickmode="array", tickvals=trace["y"]) if len(trace["y"]) <= MAX_TICKS else ticks(trace["y"])
+        layout[y_name].update(autorange="reversed", type="category", **rows)
+        angle = -90 if len(trace["x"]) > CELL_TEXT_MAX else -45
+        font = dict(tickfont=dict(size=10)) if angle == -90 else {}
+        layout[x_name].update(type="category", tickangle=angle, **font,
+                              **column_ticks(trace["x"], panel_px[i % n_cols], angle))  # fmt: skip
     if title:
         layout["title"] = dict(text=title)
     layout["meta"] = dict(clipped=sum(clipped))  # is_clipped reads it: the page says what the mark means
-    tallest = max(p.matrix.shape[0] for p in panels)
-    return theme(fast_figure(data, layout), present, height=n_rows * (120 + min(26 * tallest, MAX_PANEL_PX)))
+    tallest = max(d.matrix.shape[0] for d in drawn)
+    extra = 20 * (sum(lines) - n_rows)  # px for titles' second and third lines
+    fig = theme(fast_figure(data, layout), present, height=n_rows * (120 + min(26 * tallest, MAX_PANEL_PX)) + extra)
+    return fig.update_layout(margin_t=fig.layout.margin.t + 20 * (lines[0] - 1)) if lines[0] > 1 else fig
 
 
 def panels_table(panels):  # list[Panel] -> DataFrame (stage, shape, row, column, value)

@@ -92,6 +92,39 @@ def test_axis_labels_fit_inside_their_charts(server, page, path, query):
     assert page.evaluate(CLIPPED) == []
 
 
+CROWDED = """() => {  // subplot titles outside their chart or on top of each other; column labels on top of each other
+  const out = [], hit = (a, b) => a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1;
+  for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+    const box = gd.getBoundingClientRect();
+    const titles = Array.from(gd.querySelectorAll('.annotation-text'), t => [t.textContent, t.getBoundingClientRect()]);
+    for (const [text, r] of titles) if (r.left < box.left - 1 || r.right > box.right + 1) out.push('outside: ' + text);
+    titles.forEach(([a, ra], i) => titles.slice(i + 1).forEach(([b, rb]) => { if (hit(ra, rb)) out.push(a + ' / ' + b); }));
+    for (const sub of gd.querySelectorAll('.cartesianlayer .subplot')) {
+      const ticks = Array.from(sub.querySelectorAll('.xaxislayer-above .xtick text'), t => t.getBoundingClientRect())
+        .filter(r => r.width).sort((a, b) => a.left - b.left);
+      ticks.slice(1).forEach((r, i) => { if (hit(ticks[i], r)) out.push('ticks overlap in ' + sub.getAttribute('class')); });
+    }
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("query", [{"part": "qkv"}, {"part": "scores", "n_head": "4"}, {"model": "minilm", "part": "qkv"},
+                                   {"model": "minilm", "part": "mlp"}, {"model": "minilm", "part": "mlp", "n_seq": "512"}],
+                         ids=["lecture-qkv", "lecture-scores", "minilm-qkv", "minilm-mlp", "minilm-mlp-512"])  # fmt: skip
+def test_stage_titles_and_column_labels_stay_apart(server, page, query):
+    """A stage grid's titles break onto more lines rather than run into each other or off the chart (MiniLM's
+    384-wide "down" beside two 1536-wide panels), and a wide feature axis names every k-th column, not all 384
+    on top of each other."""
+    if "n_seq" in query:
+        from bench.long_inputs import text_of_length
+
+        query = {**query, "text": text_of_length("minilm", int(query.pop("n_seq")))}
+    open_page(page, f"{server}/steps?{urlencode(query)}")
+    page.wait_for_timeout(500)  # the last charts of the tab are drawn
+    assert page.evaluate(CROWDED) == []
+
+
 def test_temperature_slider_changes_the_chart(server, page):
     open_page(page, f"{server}/scores?stage=weights")
     before = first_z(page)
