@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from attention.figures.heads import head_grid, layer_head_grid, summary_table
-from attention.figures.heatmaps import attention_heatmap
+from attention.figures.heads import MAX_DETAIL, head_grid, layer_head_grid, summary_table
+from attention.figures.heatmaps import attention_heatmap, block_size
 from attention.internals import sink_heads
 from ui import cache, internals, page, sidebar
 
@@ -77,7 +77,11 @@ st.segmented_control(
 )
 weights = run.weights[layer, settings.head]
 page.chart(attention_heatmap(weights, run.tokens, title=f"Head {settings.head} · layer {layer}",
-                             present=settings.present), f"head-L{layer}-H{settings.head}")  # fmt: skip
+                             present=settings.present, max_side=MAX_DETAIL), f"head-L{layer}-H{settings.head}")  # fmt: skip
+if run.n_seq > MAX_DETAIL:
+    size = block_size(run.n_seq, MAX_DETAIL)
+    st.caption(f"{run.n_seq} tokens: each cell is the mean of {size} × {size} tokens, about as many cells as the chart "
+               "has pixels. The Scores page draws every cell, and the CSV below holds every weight.")  # fmt: skip
 page.csv_download(weights, f"weights-L{layer}-H{settings.head}", rows=labels, cols=labels)
 page.formula(
     r"\text{MultiHead}(X) = \text{Concat}(\text{head}_1, \dots, \text{head}_h)\,W_o,\quad"

@@ -106,6 +106,25 @@ def test_heads_grid_holds_every_head_on_one_scale():
     np.testing.assert_allclose(trace_values(figures(at)[-1], "z"), run.weights[0, 2], rtol=1e-6)
 
 
+def test_heads_past_256_tokens_draws_its_one_head_as_2x2_block_means_and_says_where_every_cell_is():
+    from attention.figures.heads import MAX_DETAIL
+
+    text = " ".join(["the cat sat on the mat"] * 50)  # 300 tokens: 150 blocks of 2 a side
+    at = app({"text": text, "n_head": "4", "preset": "designed"}, page="heads")
+    run = backend(text=text, n_head=4, preset="designed")
+    assert run.n_seq == 300 > MAX_DETAIL
+    detail = figures(at)[-1]
+    w = run.weights[0, 0]
+    naive = np.array([[w[2 * i : 2 * i + 2, 2 * j : 2 * j + 2].mean() for j in range(150)] for i in range(150)])
+    np.testing.assert_allclose(trace_values(detail, "z"), naive, rtol=1e-5, atol=1e-7)
+    assert detail["layout"]["title"]["text"].endswith("each cell the mean of 2 × 2 tokens")
+    captions = " ".join(c.value for c in at.caption)
+    assert (
+        "300 tokens: each cell is the mean of 2 × 2 tokens" in captions and "Scores page draws every cell" in captions
+    )
+    assert "one head is below, in blocks of 2 × 2" in figures(at)[0]["layout"]["title"]["text"]  # the grid's note
+
+
 def test_overview_shows_weights_and_the_pull():
     at = app()
     weights, pull = figures(at)[:2]

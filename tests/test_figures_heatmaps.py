@@ -176,3 +176,24 @@ def test_layer_head_grid_and_summary_table():
     assert list(table.index) == ["head 0", "head 1", "head 2"]
     assert table.shape == (3, 5)
     np.testing.assert_allclose(table["entropy (bits)"], ent[0], atol=1e-3)
+
+
+@pytest.mark.parametrize("n_seq, max_side, size", [(300, 256, 2), (512, 256, 2), (257, 128, 3), (256, 256, 1)])
+def test_a_heatmap_past_max_side_draws_block_means_and_says_so(n_seq, max_side, size):
+    """/heads' one head at 512 tokens: each cell the mean of size × size tokens, checked against a loop over the
+    blocks (a shorter last block too); the title and the hover say "mean"; up to max_side every cell is drawn."""
+    w = random_weights(np.random.default_rng(n_seq), 1, n_seq, causal=True)[0]
+    tokens = [f"w{i}" for i in range(n_seq)]
+    fig = heatmaps.attention_heatmap(w, tokens, title="Head 0", max_side=max_side)
+    z = decoded(fig.data[0].z)
+    n_bin = -(-n_seq // size)
+    naive = np.array([[w[i * size : (i + 1) * size, j * size : (j + 1) * size].mean() for j in range(n_bin)]
+                      for i in range(n_bin)])  # fmt: skip
+    np.testing.assert_allclose(z, naive, rtol=1e-5, atol=1e-7)
+    assert len(fig.data[0].x) == len(fig.data[0].y) == n_bin
+    if size == 1:
+        assert fig.layout.title.text == "Head 0" and "mean" not in fig.data[0].hovertemplate
+    else:
+        assert fig.layout.title.text == f"Head 0 · each cell the mean of {size} × {size} tokens"
+        assert "mean weight %{z:.3f}" in fig.data[0].hovertemplate
+        assert fig.data[0].x[1] == f"w{size} … w{2 * size - 1}"  # a block is named by its first and last token

@@ -17,6 +17,9 @@ from .common import WEIGHTS_SCALE, axis_names, axis_refs, fast_figure, subplot_g
 from .heatmaps import MAX_GAP, MAX_HOVER_TEXT, block_reduce, block_size, blocks, cell_text
 
 MAX_GRID = 128  # cells per side of one small multiple: 12 heads of 512 x 512 would send 3 M cells to the browser
+MAX_DETAIL = 256  # cells per side of /heads' one head in detail: 512 tokens are drawn as 2 x 2 blocks, about 3 px a
+# cell (512 cells a side were 1.5 px: no more to see), and the page draws much sooner (docs/PERFORMANCE.md, 13th
+# round). The Scores page draws every cell
 
 SUMMARY_COLUMNS = {
     "entropy": "entropy (bits)",
@@ -90,8 +93,10 @@ def head_grid(weights, tokens, titles=None, present=False, selected=None):  # [n
         weights, starts, size = block_mean(weights)
         ends = np.append(starts[1:], n_seq) - 1
         labels = np.array([f"{labels[a]} … {labels[b]} ({a}–{b})" for a, b in zip(starts, ends, strict=True)], object)
+        fine = block_size(n_seq, MAX_DETAIL)  # the detail's blocks (heads.py's page draws it below)
+        detail = "in full" if fine == 1 else f"in blocks of {fine} × {fine}"
         note = (f"Each cell averages a block of {size} × {size} tokens ({n_seq} tokens → {len(starts)} per side), "
-                "so every head stays quick to draw; one head in full is below.")  # fmt: skip
+                f"so every head stays quick to draw; one head is below, {detail}.")  # fmt: skip
         n_seq = len(starts)
     titles = list(titles) if titles is not None else [f"head {h}" for h in range(n_head)]
     if selected is not None:

@@ -98,25 +98,35 @@ def ticks(labels, max_ticks=MAX_TICKS):  # -> axis settings: every label, or eve
 
 
 def attention_heatmap(
-    matrix, tokens, kind="weights", title=None, show_text=None, present=False, key_tokens=None, height=None
-):  # [n_seq, n_seq] -> go.Figure
+    matrix, tokens, kind="weights", title=None, show_text=None, present=False, key_tokens=None, height=None,
+    max_side=None,
+):  # fmt: skip  # [n_seq, n_seq] -> go.Figure
     """One query × key matrix. kind="weights" (sequential) or "scores" (signed, diverging).
-    key_tokens: column tokens when they differ from the rows' (defaults to tokens)."""
+    key_tokens: column tokens when they differ from the rows' (defaults to tokens).
+    max_side: past that many tokens a side, each cell is the mean of a block of tokens (block_reduce), and the
+    title says how many; None draws every cell."""
     matrix = np.asarray(matrix, dtype=np.float32)
     rows = token_labels(tokens)
     cols = token_labels(tokens if key_tokens is None else key_tokens)
     if matrix.shape != (len(rows), len(cols)):
         raise ValueError(f"matrix must be [{len(rows)}, {len(cols)}] for these tokens (got {list(matrix.shape)})")
+    size = block_size(len(rows), max_side) if max_side else 1
+    if size > 1:  # rows and columns cut alike (a square matrix: blocks of size × size tokens)
+        starts_r, starts_c = blocks(len(rows), max_side), blocks(len(cols), max_side)
+        matrix = block_reduce(matrix, starts_r, starts_c)
+        rows, cols = block_labels(rows, starts_r), block_labels(cols, starts_c)
+        title = " · ".join(filter(None, [title, f"each cell the mean of {size} × {size} tokens"]))
     show_text = max(matrix.shape) <= MAX_CELL_TEXT if show_text is None else show_text
     what = "weight" if kind == "weights" else "score"
     small = max(matrix.shape) <= MAX_HOVER_TEXT or show_text  # large: z travels as binary, no text per cell
     gap = 1 if max(matrix.shape) <= MAX_GAP else 0
+    value = "text" if small else "z:.3f" if size > 1 else "z:.2f"
     heatmap = dict(
         type="heatmap",
         z=finite(matrix),
         x=np.array(cols, dtype=object),
         y=np.array(rows, dtype=object),
-        hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{what} %{{{'text' if small else 'z:.2f'}}}<extra></extra>",
+        hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{'mean ' if size > 1 else ''}{what} %{{{value}}}<extra></extra>",
         colorbar=dict(title=dict(text=what), thickness=14),
         xgap=gap,
         ygap=gap,
