@@ -200,7 +200,7 @@ def fitted_title(parts, width_px, size=TITLE_PX):  # [(separator, part)], px -> 
 
 def column_ticks(labels, width_px, angle):  # n labels, the panel's px, tick angle -> axis settings
     """Every column named while they fit (a lecture model's named features always do); past that every k-th,
-    k a round step (0, 32, 64, … of 384 features), so that upright labels do not overlap."""
+    k a round step (0, 25, 50, … or 0, 64, 128, …), so that upright labels do not overlap."""
     fit = max(2, int(width_px // LABEL_PX[angle]))
     if len(labels) <= max(fit, CELL_TEXT_MAX):
         return dict(tickmode="array", tickvals=list(labels))
