@@ -80,8 +80,8 @@ page.chart(attention_heatmap(weights, run.tokens, title=f"Head {settings.head} �
                              present=settings.present, max_side=MAX_DETAIL), f"head-L{layer}-H{settings.head}")  # fmt: skip
 if run.n_seq > MAX_DETAIL:
     size = block_size(run.n_seq, MAX_DETAIL)
-    st.caption(f"{run.n_seq} tokens: each cell is the mean of {size} × {size} tokens, about as many cells as the chart "
-               "has pixels. The Scores page draws every cell, and the CSV below holds every weight.")  # fmt: skip
+    st.caption(f"{run.n_seq} tokens: each cell is the mean of {size} × {size} tokens, so a cell is still a few pixels "
+               "wide. The Scores page draws every cell, and the CSV below holds every weight.")  # fmt: skip
 page.csv_download(weights, f"weights-L{layer}-H{settings.head}", rows=labels, cols=labels)
 page.formula(
     r"\text{MultiHead}(X) = \text{Concat}(\text{head}_1, \dots, \text{head}_h)\,W_o,\quad"
