@@ -20,7 +20,7 @@ from .common import (
     theme,
     token_labels,
 )
-from .heatmaps import MAX_SIDE, block_labels, block_reduce, block_size, blocks, ticks
+from .heatmaps import MAX_SIDE, square_blocks, ticks
 
 A_COLOUR, B_COLOUR = "#4c78a8", "#f58518"
 MAX_PAIR_TICKS = 20  # key labels a panel names at most: half a page wide, 40 slanted labels overlap
@@ -71,27 +71,17 @@ def shared_top(weights):  # [n_seq, n_seq] -> float: the largest finite weight (
     return max(float(w.max()) if w.size else 1.0, 0.05)
 
 
-def pooled(tokens, weights, max_side=MAX_SIDE):  # n_seq, [n_seq, n_seq] -> (labels, [n_bin, n_bin], tokens a bin)
-    """A long sentence's weights as the means of blocks of consecutive tokens (512 -> 128 blocks of 4)."""
-    labels, w = token_labels(tokens), np.asarray(weights, dtype=np.float32)
-    size = block_size(len(labels), max_side)
-    if size == 1:
-        return labels, w, 1
-    starts = blocks(len(labels), max_side)
-    return block_labels(labels, starts), block_reduce(w, starts, starts), size
-
-
 def attention_pair_figure(tokens_a, weights_a, tokens_b, weights_b, titles=("A", "B"), present=False):
     """Two [n_seq, n_seq] weight heatmaps side by side on one shared colour scale, from 0 to the larger of the two
     largest weights (as every weight heatmap: a flat row of 0.1s would be all dark on a 0..1 scale). A sentence
     longer than MAX_SIDE tokens is drawn as the means of blocks of tokens, and its title says so."""
-    pair = [pooled(tokens_a, weights_a), pooled(tokens_b, weights_b)]  # long sentences as blocks of tokens
+    pair = [square_blocks(w, token_labels(t), MAX_SIDE) for t, w in ((tokens_a, weights_a), (tokens_b, weights_b))]
     titles = [escape(t) + (f" · each cell the mean of {size} × {size} tokens" if size > 1 else "")
               for t, (_, _, size) in zip(titles, pair, strict=True)]  # fmt: skip
     layout = subplot_grid(1, 2, titles=titles, horizontal_spacing=0.12)
-    top = max(shared_top(pair[0][1]), shared_top(pair[1][1]))
+    top = max(shared_top(pair[0][0]), shared_top(pair[1][0]))
     data = []
-    for i, (labels, w, size) in enumerate(pair):
+    for i, (w, labels, size) in enumerate(pair):
         x_name, y_name = axis_names(i)
         data.append(
             dict(

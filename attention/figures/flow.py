@@ -5,17 +5,10 @@ import numpy as np
 
 from .common import fast_figure, subplot_grid, theme, token_labels
 from .heads import layer_head_grid
-from .heatmaps import block_labels, block_reduce, blocks, cell_text, colour_range, finite, ticks
+from .heatmaps import block_labels, blocks, cell_text, colour_range, finite, square_blocks, ticks
 
 MAX_SIDE = 128  # token cells a side at most: 512 tokens are drawn as blocks of 4 (block means)
 MAX_ROLLOUT = 256  # source tokens at most in the rollout heatmap
-
-
-def pooled(matrix, labels, max_side=MAX_SIDE):  # [n_rows, n_seq, n_seq], n_seq -> (pooled, labels, tokens a block)
-    starts = blocks(len(labels), max_side)
-    if len(starts) == len(labels):
-        return np.asarray(matrix, np.float32), labels, 1
-    return block_reduce(matrix, starts, starts).astype(np.float32), block_labels(labels, starts), int(starts[1])
 
 
 def heat(z, x, y, what, cell, colorbar_x):  # -> one heatmap trace dict on subplot `cell`, from 0 to its largest cell
@@ -31,7 +24,7 @@ def heat(z, x, y, what, cell, colorbar_x):  # -> one heatmap trace dict on subpl
 def value_pair(weights, norms, tokens, title=None, present=False):  # [n_seq, n_seq] x2, n_seq tokens -> go.Figure
     """Raw weights α_ij (left) and the value-weighted ‖α_ij f(x_j)‖ (right), rows = queries, one colour scale each."""
     labels = token_labels(tokens)
-    both, shown, size = pooled(np.stack([weights, norms]), labels)
+    both, shown, size = square_blocks(np.stack([weights, norms]), labels, MAX_SIDE)
     layout = subplot_grid(1, 2, titles=["raw weight α", "value-weighted ‖α f(x)‖"], horizontal_spacing=0.14)
     data = [heat(both[0], shown, shown, "α", 0, 0.43), heat(both[1], shown, shown, "‖αf‖", 1, 1.0)]
     for name in ("xaxis", "xaxis2"):

@@ -88,13 +88,27 @@ def block_reduce(matrix, row_starts, col_starts, how="mean"):  # [..., n_rows, n
     return np.where(counts > 0, sums / np.maximum(counts, 1), empty).astype(np.float32)
 
 
+def square_blocks(matrix, labels, max_side):  # [..., n, n], n labels -> (block means, block labels, tokens a block)
+    """A query × key matrix (or a stack of them) past max_side tokens a side as the means of blocks of consecutive
+    tokens, rows and columns alike (512 -> 128 blocks of 4 at max_side 128); shorter ones as they are."""
+    size = block_size(len(labels), max_side)
+    if size == 1:
+        return np.asarray(matrix, dtype=np.float32), labels, 1
+    starts = blocks(len(labels), max_side)
+    return block_reduce(matrix, starts, starts), block_labels(labels, starts), size
+
+
+def every_kth(labels, k):  # -> axis settings that name labels[::k]; a block of tokens by its first token
+    shown = list(labels[::k])
+    return dict(tickmode="array", tickvals=shown, ticktext=[block_tick(label) for label in shown])
+
+
 def ticks(labels, max_ticks=MAX_TICKS):  # -> axis settings: every label, or every k-th when there are more
     """Left to plotly, hundreds of category labels are each measured and laid out (half a second at 512 tokens).
     A block of tokens (block_labels) is ticked with its first token; hover names the whole block."""
     if len(labels) <= max_ticks:
         return {}
-    shown = list(labels[:: -(-len(labels) // max_ticks)])
-    return dict(tickmode="array", tickvals=shown, ticktext=[block_tick(label) for label in shown])
+    return every_kth(labels, -(-len(labels) // max_ticks))
 
 
 def attention_heatmap(
@@ -110,11 +124,13 @@ def attention_heatmap(
     cols = token_labels(tokens if key_tokens is None else key_tokens)
     if matrix.shape != (len(rows), len(cols)):
         raise ValueError(f"matrix must be [{len(rows)}, {len(cols)}] for these tokens (got {list(matrix.shape)})")
-    size = block_size(len(rows), max_side) if max_side else 1
-    if size > 1:  # rows and columns cut alike (a square matrix: blocks of size × size tokens)
-        starts_r, starts_c = blocks(len(rows), max_side), blocks(len(cols), max_side)
-        matrix = block_reduce(matrix, starts_r, starts_c)
-        rows, cols = block_labels(rows, starts_r), block_labels(cols, starts_c)
+    size = 1
+    if max_side:
+        if key_tokens is not None:
+            raise ValueError("max_side pools a square query × key matrix: give no key_tokens with it")
+        matrix, rows, size = square_blocks(matrix, rows, max_side)
+        cols = rows
+    if size > 1:
         title = " · ".join(filter(None, [title, f"each cell the mean of {size} × {size} tokens"]))
     show_text = max(matrix.shape) <= MAX_CELL_TEXT if show_text is None else show_text
     what = "weight" if kind == "weights" else "score"

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.colors import get_colorscale
 
 from .common import SCORES_SCALE, axis_names, axis_refs, escape, fast_figure, subplot_grid, theme
-from .heatmaps import MAX_SIDE, block_labels, block_reduce, block_size, block_tick, blocks, colour_range, ticks
+from .heatmaps import MAX_SIDE, block_labels, block_reduce, block_size, blocks, colour_range, every_kth, ticks
 from .labels import box
 
 CELL_TEXT_MAX = 16  # write the numbers into the cells when both sides are at most this long
@@ -204,9 +204,7 @@ def column_ticks(labels, width_px, angle):  # n labels, the panel's px, tick ang
     fit = max(2, int(width_px // LABEL_PX[angle]))
     if len(labels) <= max(fit, CELL_TEXT_MAX):
         return dict(tickmode="array", tickvals=list(labels))
-    k = next((s for s in NICE_STEPS if s * fit >= len(labels)), -(-len(labels) // fit))
-    shown = list(labels[::k])
-    return dict(tickmode="array", tickvals=shown, ticktext=[block_tick(label) for label in shown])
+    return every_kth(labels, next((s for s in NICE_STEPS if s * fit >= len(labels)), -(-len(labels) // fit)))
 
 
 def stage_grid(panels, n_cols=None, present=False, title=None):  # list[Panel] -> go.Figure
