@@ -300,7 +300,7 @@ def test_a_title_breaks_only_where_its_panel_is_too_narrow_and_reads_the_same_jo
         lines = title.split("<br>")
         assert one_line(title) == whole
         for line in lines:  # each line fits, unless it is one part that cannot break further
-            assert box(line, TITLE_PX)[0] <= width or line in {p for _, p in parts}, (width, line)
+            assert box(line, TITLE_PX[False])[0] <= width or line in {p for _, p in parts}, (width, line)
         counts.append(len(lines))
     assert counts == sorted(counts, reverse=True) and counts[0] == 4 and counts[-1] == 1
     assert "[n_seq, d_model] = [512, 384]" in fitted_title(parts, 300).split("<br>")  # a shape breaks last
@@ -330,5 +330,14 @@ def test_a_wide_real_model_grid_names_every_kth_feature_and_keeps_narrow_titles_
     assert down["text"].count("<br>") >= 1 and one_line(down["text"]) == "down  [n_seq, 384] = [11, 384]"
     assert down["xanchor"] == "right" and down["x"] == s["layout"]["xaxis3"]["domain"][1]
     up = s["layout"]["annotations"][0]
-    assert "<br>" not in up["text"] and box(up["text"], TITLE_PX)[0] < (s["layout"]["xaxis"]["domain"][1]) * GRID_PX
+    assert (
+        "<br>" not in up["text"] and box(up["text"], TITLE_PX[False])[0] < (s["layout"]["xaxis"]["domain"][1]) * GRID_PX
+    )
+    big = spec(stage_grid(panels, n_cols=3, present=True))  # a projector: larger titles, fitted at their size
+    notes = big["layout"]["annotations"]
+    assert [n["font"]["size"] for n in notes] == [TITLE_PX[True]] * 3 and TITLE_PX[True] > TITLE_PX[False]
+    for note, x_name in zip(notes[:2], ("xaxis", "xaxis2"), strict=True):  # the wide panels: every line fits
+        lo, hi = big["layout"][x_name]["domain"]
+        assert all(box(line, TITLE_PX[True])[0] <= (hi - lo) * GRID_PX for line in note["text"].split("<br>"))
+    assert notes[2]["text"].count("<br>") >= down["text"].count("<br>") >= 1
     assert s["layout"]["margin"]["t"] > spec(stage_grid(panels[:2], n_cols=2))["layout"]["margin"]["t"]  # room above

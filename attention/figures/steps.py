@@ -22,7 +22,7 @@ KINDS = ("signed", "weights", "mask")
 MAX_TICKS = 64  # label every row / column up to this many
 MAX_PANEL_PX = 760  # a panel's height at most: 26 px a row up to 29 rows; 512 rows would make a 13,000 px figure
 GRID_PX = 900  # the narrowest plot area a stage grid is laid out for: a laptop's page, less sidebar and margins
-TITLE_PX = 16  # a panel title's font size (common.subplot_grid)
+TITLE_PX = {False: 16, True: 22}  # a panel title's font size: as common.subplot_grid's, larger in presentation mode
 LABEL_PX = {-45: 22, -90: 14}  # the room one column label needs along the axis, slanted or upright (10 px font)
 NICE_STEPS = (1, 2, 4, 5, 8, 10, 16, 20, 25, 32, 50, 64, 100, 128, 256, 500, 512, 1000, 1024)
 MAX_FEATURES = 192  # a pooled (long) panel's feature side at most: wider ones are drawn as blocks of features
@@ -174,7 +174,7 @@ def heatmap(panel, show_text=None, scale=None):  # Panel -> heatmap trace (a dic
     return trace
 
 
-def fitted_title(parts, width_px, size=TITLE_PX):  # [(separator, part)], px -> "name<br>shape = […]", escaped
+def fitted_title(parts, width_px, size=TITLE_PX[False]):  # [(separator, part)], px -> "name<br>shape = […]", escaped
     """The parts on as few lines as fit a panel's width: a narrow panel (MiniLM's 384-wide "down" beside two
     1536-wide ones) breaks its title rather than letting it run into its neighbour's or off the figure. A shape
     and its sizes ("[n_seq, 384] = [11, 384]") stay on one line unless that line alone is too wide."""
@@ -222,7 +222,8 @@ def stage_grid(panels, n_cols=None, present=False, title=None):  # list[Panel] -
     spacing = 0.06 if n_cols > 1 else 0.0
     panel_px = [GRID_PX * (1 - spacing * (n_cols - 1)) * w / sum(widths) for w in widths]  # [n_cols]
     # full shapes, the blocks drawn, and a mark where a few outliers are clipped (CLIPPED_NOTE)
-    titles = [fitted_title(p.title_parts(CLIPPED if c else "") + d.title_parts()[3:], panel_px[i % n_cols])
+    title_px = TITLE_PX[bool(present)]
+    titles = [fitted_title(p.title_parts(CLIPPED if c else "") + d.title_parts()[3:], panel_px[i % n_cols], title_px)
               for i, (p, d, c) in enumerate(zip(panels, drawn, clipped, strict=True))]  # fmt: skip
     lines = [max(t.count("<br>") + 1 for t in titles[r * n_cols : (r + 1) * n_cols]) for r in range(n_rows)]
     layout = subplot_grid(
@@ -235,7 +236,8 @@ def stage_grid(panels, n_cols=None, present=False, title=None):  # list[Panel] -
     )
     for i, note in enumerate(layout["annotations"]):  # a title wider than an edge panel reads inward, not cut off
         c, (lo, hi) = i % n_cols, layout[axis_names(i)[0]]["domain"]
-        if box(note["text"], TITLE_PX)[0] > panel_px[c] and n_cols > 1 and c in (0, n_cols - 1):
+        note["font"] = dict(size=title_px)
+        if box(note["text"], title_px)[0] > panel_px[c] and n_cols > 1 and c in (0, n_cols - 1):
             note.update(x=lo, xanchor="left") if c == 0 else note.update(x=hi, xanchor="right")
     data = []
     for i, panel in enumerate(drawn):
@@ -254,9 +256,11 @@ def stage_grid(panels, n_cols=None, present=False, title=None):  # list[Panel] -
         layout["title"] = dict(text=title)
     layout["meta"] = dict(clipped=sum(clipped))  # is_clipped reads it: the page says what the mark means
     tallest = max(d.matrix.shape[0] for d in drawn)
-    extra = 20 * (sum(lines) - n_rows)  # px for titles' second and third lines
+    line_px = round(1.25 * title_px)  # a title line's height (16 px: the 20 px theme leaves above the plots)
+    above = max(0, (line_px + 2) * lines[0] - 22)  # what the top row's titles need past those 20 px
+    extra = line_px * (sum(lines) - n_rows) + above  # px for titles' second and third lines, and larger ones
     fig = theme(fast_figure(data, layout), present, height=n_rows * (120 + min(26 * tallest, MAX_PANEL_PX)) + extra)
-    return fig.update_layout(margin_t=fig.layout.margin.t + 20 * (lines[0] - 1)) if lines[0] > 1 else fig
+    return fig.update_layout(margin_t=fig.layout.margin.t + above) if above else fig
 
 
 def panels_table(panels):  # list[Panel] -> DataFrame (stage, shape, row, column, value)

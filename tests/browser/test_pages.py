@@ -97,7 +97,8 @@ CROWDED = """() => {  // subplot titles outside their chart or on top of each ot
   for (const gd of document.querySelectorAll('.js-plotly-plot')) {
     const box = gd.getBoundingClientRect();
     const titles = Array.from(gd.querySelectorAll('.annotation-text'), t => [t.textContent, t.getBoundingClientRect()]);
-    for (const [text, r] of titles) if (r.left < box.left - 1 || r.right > box.right + 1) out.push('outside: ' + text);
+    for (const [text, r] of titles)
+      if (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1) out.push('outside: ' + text);
     titles.forEach(([a, ra], i) => titles.slice(i + 1).forEach(([b, rb]) => { if (hit(ra, rb)) out.push(a + ' / ' + b); }));
     for (const sub of gd.querySelectorAll('.cartesianlayer .subplot')) {
       const ticks = Array.from(sub.querySelectorAll('.xaxislayer-above .xtick text'), t => t.getBoundingClientRect())
@@ -110,8 +111,9 @@ CROWDED = """() => {  // subplot titles outside their chart or on top of each ot
 
 
 @pytest.mark.parametrize("query", [{"part": "qkv"}, {"part": "scores", "n_head": "4"}, {"model": "minilm", "part": "qkv"},
-                                   {"model": "minilm", "part": "mlp"}, {"model": "minilm", "part": "mlp", "n_seq": "512"}],
-                         ids=["lecture-qkv", "lecture-scores", "minilm-qkv", "minilm-mlp", "minilm-mlp-512"])  # fmt: skip
+                                   {"model": "minilm", "part": "mlp"}, {"model": "minilm", "part": "mlp", "n_seq": "512"},
+                                   {"model": "minilm", "part": "mlp", "present": "true"}],
+                         ids=["lecture-qkv", "lecture-scores", "minilm-qkv", "minilm-mlp", "minilm-mlp-512", "minilm-mlp-present"])  # fmt: skip
 def test_stage_titles_and_column_labels_stay_apart(server, page, query):
     """A stage grid's titles break onto more lines rather than run into each other or off the chart (MiniLM's
     384-wide "down" beside two 1536-wide panels), and a wide feature axis names every k-th column, not all 384
